@@ -1,0 +1,175 @@
+"""Configuration dataclasses: the one source of defaults for the CLI, notebooks and profiles.
+
+Each dataclass validates itself on construction (`ConfigError` names the parameter, the bad value and what
+is allowed), so a bad value fails before any work starts. `RunConfig` adds the checks that need several
+parts at once (a forget class beyond the dataset's classes, more forget samples than exist, ...).
+The defaults are the smallest profile: digits, the small CNN, a class task on class 5 (the paper's class).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .data.datasets import DATASETS, DIGITS_SIZES, NORMALIZATIONS, SOURCES
+from .data.splits import FORGET_SELECTIONS, TASKS
+from .errors import ConfigError, check_bool, check_choice, check_float, check_int
+from .models import EMBEDDINGS, HEADS, MODELS
+
+SCHEDULES = ("cosine", "constant")
+SELECTIONS = ("best_val", "last")
+
+
+def _f(default: Any, help: str) -> Any:
+    """A dataclass field whose help text the CLI (and `papermill --help-notebook`) shows."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = _f("digits", "digits | cifar10 | svhn")
+    data_dir: str | None = _f(None, "data directory; unset: $CU_DATA_DIR or <project>/data")
+    source: str = _f("auto", "cifar10: auto | torchvision | archive")
+    normalization: str = _f("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)")
+    digits_size: int = _f(8, "digits: 8 (native) | 16 | 32")
+    download: bool = _f(True, "let torchvision download where the internet is reachable")
+
+    def __post_init__(self) -> None:
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("source", self.source, SOURCES)
+        check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("digits_size", self.digits_size, DIGITS_SIZES)
+        check_bool("download", self.download)
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ConfigError("data_dir", self.data_dir, "expected a path string or None")
+        if self.normalization == "authors" and DATASETS[self.dataset].channels != 3:
+            raise ConfigError("normalization", self.normalization,
+                              f"'authors' applies to 3-channel datasets; {self.dataset} has 1 channel, use 'dataset'")
+
+    @property
+    def image_size(self) -> int:
+        return self.digits_size if self.dataset == "digits" else DATASETS[self.dataset].image_size
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    task: str = _f("class", "class | sample")
+    forget_class: int = _f(5, "class task: the class to forget (the paper's class 5)")
+    num_forget: int = _f(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)")
+    val_fraction: float = _f(0.1, "stratified validation split held out of the training set")
+    forget_selection: str = _f("random", "sample task: random (seeded) | first_n (authors' code)")
+    class_drop_last: bool = _f(False, "class task: authors' off-by-one (the last sample stays in retain)")
+    seed: int = _f(0, "seeds the validation split and the forget draw")
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.task, TASKS)
+        check_int("forget_class", self.forget_class, 0)
+        check_int("num_forget", self.num_forget, 1)
+        check_float("val_fraction", self.val_fraction, 0.0, 0.5, low_open=True)
+        check_choice("forget_selection", self.forget_selection, FORGET_SELECTIONS)
+        check_bool("class_drop_last", self.class_drop_last)
+        check_int("seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = _f("cnn4", "cnn4 | resnet20 | resnet18 | resnet34 | resnet50 | resnet101 | vit_tiny")
+    head: str = _f("supcon", "supcon (authors' MLP projection) | linear")
+    embedding: str = _f("normalized", "normalized | relu_normalized (authors' in-place ReLU)")
+    proj_dim: int = _f(128, "supcon projection width")
+
+    def __post_init__(self) -> None:
+        check_choice("model", self.name, MODELS)
+        check_choice("head", self.head, HEADS)
+        check_choice("embedding", self.embedding, EMBEDDINGS)
+        check_int("proj_dim", self.proj_dim, 1)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = _f(30, "passes over the training set")
+    batch_size: int = _f(64, "training batch size")
+    lr: float = _f(0.05, "SGD learning rate (peak of the cosine schedule)")
+    momentum: float = _f(0.9, "SGD momentum")
+    weight_decay: float = _f(5e-4, "SGD weight decay")
+    schedule: str = _f("cosine", "cosine (to 0 over `epochs`) | constant")
+    augment: bool = _f(False, "random crop (pad 4) + flip; the paper trains without augmentation")
+    select: str = _f("best_val", "best_val (checkpoint with the best validation accuracy) | last")
+    seed: int = _f(0, "model initialisation and batch order")
+    device: str = _f("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    amp: bool = _f(True, "bf16 autocast on CUDA (never on CPU)")
+    channels_last: bool = _f(True, "memory format on CUDA")
+    eval_batch_size: int = _f(1024, "batch size for inference")
+    progress: bool = _f(True, "tqdm progress bars")
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_float("lr", self.lr, 0.0, low_open=True)
+        check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_bool("augment", self.augment)
+        check_choice("select", self.select, SELECTIONS)
+        check_int("seed", self.seed, 0)
+        check_int("eval_batch_size", self.eval_batch_size, 1)
+        for name in ("amp", "channels_last", "progress"):
+            check_bool(name, getattr(self, name))
+        _check_device(self.device)
+
+    def recipe(self) -> dict[str, Any]:
+        """The fields that change the trained weights (the checkpoint cache key)."""
+        skip = {"device", "progress", "eval_batch_size", "channels_last"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+
+
+def _check_device(device: object) -> None:
+    ok = isinstance(device, str) and (device in ("auto", "cpu", "cuda") or
+                                      (device.startswith("cuda:") and device[5:].isdigit()))
+    if not ok:
+        raise ConfigError("device", device, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("device", device, "CUDA is not available on this machine; use 'auto' or 'cpu'")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run (original or retrained model)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        info = DATASETS[self.data.dataset]
+        if self.split.task == "class":
+            check_int("forget_class", self.split.forget_class, 0, info.num_classes - 1)
+        else:
+            pool = info.train_size - math.ceil(self.split.val_fraction * info.train_size)
+            check_int("num_forget", self.split.num_forget, 1, pool - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> RunConfig:
+        """Inverse of `to_dict`; unknown keys are an error naming them."""
+        parts = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
+        unknown = set(payload) - set(parts)
+        if unknown:
+            raise ConfigError("config", sorted(unknown), f"expected sections {sorted(parts)}")
+        built = {}
+        for key, kind in parts.items():
+            section = dict(payload.get(key, {}))
+            names = {f.name for f in dataclasses.fields(kind)}
+            extra = set(section) - names
+            if extra:
+                raise ConfigError(f"{key}.{sorted(extra)[0]}", section[sorted(extra)[0]],
+                                  f"unknown field; {key} fields are {sorted(names)}")
+            built[key] = kind(**section)
+        return cls(**built)

@@ -1,0 +1,134 @@
+"""Result files: atomic writes, run folders and provenance (versions, device, git commit).
+
+Every write goes to a temporary name in the target's folder and is renamed into place, so a reader never
+sees half a file and an interrupted run leaves nothing that looks finished.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .paths import project_root
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Call `write(handle)` on a temporary file beside `path`, then rename it to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return _atomic(path, lambda h: h.write(text), mode="w")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types from numpy scalars/arrays, paths, tuples and dataclass-like dicts; NaN → None."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def atomic_write_json(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path:
+    return atomic_write_text(path, json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n")
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    return _atomic(path, lambda h: np.savez(h, **arrays))
+
+
+def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
+    import torch
+
+    return _atomic(path, lambda h: torch.save(obj, h))
+
+
+def write_run_dir(out_dir: str | os.PathLike, files: Mapping[str, str]) -> Path:
+    """Write a results folder all at once: build it under a temporary name, then rename it into place.
+
+    `files` maps file names to text. An existing folder at `out_dir` is replaced only after the new one
+    is complete.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries a result depends on."""
+    import sklearn
+    import torch
+    import torchvision
+
+    from . import __version__
+
+    return {"python": platform.python_version(), "cu_core": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "platform": platform.platform()}
+
+
+def device_description(device: Any) -> str:
+    """A short human description of the hardware, e.g. 'cpu (2 threads, x86_64)' or 'cuda: NVIDIA H100'."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (with '+dirty' when files differ), or None outside a git checkout."""
+    root = project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
