@@ -16,6 +16,7 @@ from .data.datasets import DATASETS, DIGITS_SIZES, NORMALIZATIONS, SOURCES
 from .data.splits import FORGET_SELECTIONS, TASKS
 from .errors import ConfigError, check_bool, check_choice, check_float, check_int
 from .models import EMBEDDINGS, HEADS, MODELS
+from .runtime import check_device
 
 SCHEDULES = ("cosine", "constant")
 SELECTIONS = ("best_val", "last")
@@ -116,24 +117,12 @@ class TrainConfig:
         check_int("eval_batch_size", self.eval_batch_size, 1)
         for name in ("amp", "channels_last", "progress"):
             check_bool(name, getattr(self, name))
-        _check_device(self.device)
+        check_device(self.device)
 
     def recipe(self) -> dict[str, Any]:
         """The fields that change the trained weights (the checkpoint cache key)."""
         skip = {"device", "progress", "eval_batch_size", "channels_last"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
-
-
-def _check_device(device: object) -> None:
-    ok = isinstance(device, str) and (device in ("auto", "cpu", "cuda") or
-                                      (device.startswith("cuda:") and device[5:].isdigit()))
-    if not ok:
-        raise ConfigError("device", device, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError("device", device, "CUDA is not available on this machine; use 'auto' or 'cpu'")
 
 
 @dataclass(frozen=True)

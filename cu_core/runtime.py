@@ -10,6 +10,18 @@ import random
 import numpy as np
 import torch
 
+from .errors import ConfigError
+
+
+def check_device(device: object) -> None:
+    """Raise `ConfigError` unless `device` is 'auto', 'cpu', 'cuda' or 'cuda:N' and CUDA exists when named."""
+    ok = isinstance(device, str) and (device in ("auto", "cpu", "cuda") or
+                                      (device.startswith("cuda:") and device[5:].isdigit()))
+    if not ok:
+        raise ConfigError("device", device, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device", device, "CUDA is not available on this machine; use 'auto' or 'cpu'")
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' → CUDA when present, else CPU; otherwise the named device."""

@@ -85,3 +85,34 @@ def augment_batch(images: torch.Tensor, augment: Augment, generator: torch.Gener
         flip = (torch.rand(b, generator=generator) < 0.5).to(images.device)
         images = torch.where(flip[:, None, None, None], images.flip(3), images)
     return images
+
+
+@dataclass(frozen=True)
+class Part:
+    """A named subset of a `DeviceData` (e.g. the forget set): positions `indices` into `data`."""
+
+    data: DeviceData
+    indices: np.ndarray  # (n,) int64 positions
+    name: str = ""
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(n,) int64 labels on the CPU."""
+        return self.data.labels[torch.as_tensor(self.indices, device=self.data.device)].cpu().numpy()
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
+                augment: Augment | None = None, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.data.batches(self.indices, batch_size, shuffle=shuffle, generator=generator, augment=augment,
+                                 drop_last=drop_last)
+
+    def random_batch(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`batch_size` samples drawn uniformly with replacement: images (B, C, H, W), labels (B,)."""
+        pick = torch.randint(0, len(self.indices), (batch_size,), generator=generator)
+        return self.data.batch(torch.as_tensor(self.indices)[pick])
+
+    def take(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Samples `start:stop` in dataset order (the authors' sequential retain batches)."""
+        return self.data.batch(torch.as_tensor(self.indices[start:stop]))
