@@ -1,7 +1,10 @@
 """`python -m cu_core`: the command line.
 
-Flags are generated from the config dataclasses (`cu_core.config`), so their defaults and help texts have
-one source. `--seed` seeds both the split and the training unless `--split-seed` is given.
+Flags are generated from the config dataclasses (`cu_core.config`, `cu_core.unlearn`), so their defaults and
+help texts have one source. Shared flags: `--seed` seeds the split, the training and the unlearning unless
+`--split-seed`, `--train-seed` or `--unlearn-seed` is given; `--progress/--no-progress` and `--amp/--no-amp`
+apply to every stage. In `unlearn`, the unprefixed hyperparameters (`--lr`, `--batch-size`, ...) are the
+unlearning method's and the original model's recipe takes a `--train-` prefix.
 """
 from __future__ import annotations
 
@@ -14,79 +17,123 @@ from typing import Any
 
 from .config import DataConfig, ModelConfig, RunConfig, SplitConfig, TrainConfig
 from .errors import ConfigError, DataError
+from .unlearn import ContrastiveConfig
 
-SECTIONS = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
-FLAG_NAMES = {("model", "name"): "model", ("split", "seed"): "split-seed", ("train", "seed"): "seed"}
-
-
-def _flag(section: str, name: str) -> str:
-    return FLAG_NAMES.get((section, name), name.replace("_", "-"))
+SHARED = ("seed", "progress", "amp")  # one flag sets the field in every section that has it
+RUN_SECTIONS = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def _flags(command: str) -> dict[tuple[str, str], str]:
+    """(section, field) → flag name for one subcommand."""
+    sections = dict(RUN_SECTIONS, unlearn=ContrastiveConfig) if command == "unlearn" else RUN_SECTIONS
+    names = {}
+    for section, kind in sections.items():
+        for f in dataclasses.fields(kind):
+            flag = f.name.replace("_", "-")
+            if f.name in SHARED:
+                flag = f"{section}-{flag}"
+            elif (section, f.name) == ("model", "name"):
+                flag = "model"
+            elif f.name == "no_positive":
+                flag = "no-positive-policy"  # not a --no-X negation
+            elif command == "unlearn" and section == "train" and f.name != "device":
+                flag = f"train-{flag}"
+            names[(section, f.name)] = flag
+    return names
+
+
+def _sections(command: str) -> dict[str, type]:
+    return dict(RUN_SECTIONS, unlearn=ContrastiveConfig) if command == "unlearn" else dict(RUN_SECTIONS)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """One flag per config field, grouped by section; defaults and help from the dataclasses."""
-    for section, kind in SECTIONS.items():
+    parser.add_argument("--seed", type=int, default=None, help="seeds every stage (default: 0)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="tqdm progress bars (default: True)")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                        help="bf16 autocast on CUDA (default: True)")
+    flags = _flags(command)
+    for section, kind in _sections(command).items():
         group = parser.add_argument_group(f"{section} options")
         for f in dataclasses.fields(kind):
-            flag = _flag(section, f.name)
-            help_text = f.metadata.get("help", "")
-            dest = f"{section}__{f.name}"
+            if f.name in ("progress", "amp"):
+                continue  # only the shared flag
+            flag, dest = flags[(section, f.name)], f"{section}__{f.name}"
+            help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
             if isinstance(f.default, bool):
-                group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction,
-                                   default=None, help=f"{help_text} (default: {f.default})")
+                group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                                   help=help_text)
             else:
-                kind_type = type(f.default) if f.default is not None else str
-                group.add_argument(f"--{flag}", dest=dest, type=kind_type, default=None,
-                                   metavar=flag.upper().replace("-", "_"), help=f"{help_text} (default: {f.default})")
+                group.add_argument(f"--{flag}", dest=dest, type=type(f.default) if f.default is not None else str,
+                                   default=None, metavar=flag.upper().replace("-", "_"), help=help_text)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Build a validated RunConfig from parsed flags (unset flags keep the dataclass defaults)."""
-    values: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, ContrastiveConfig | None]:
+    """Validated configs from parsed flags (unset flags keep the dataclass defaults)."""
+    sections = _sections(args.command)
+    values: dict[str, dict[str, Any]] = {section: {} for section in sections}
     for key, value in vars(args).items():
         if "__" in key and value is not None:
             section, name = key.split("__", 1)
             values[section][name] = value
-    if "seed" in values["train"] and "seed" not in values["split"]:
-        values["split"]["seed"] = values["train"]["seed"]
-    return RunConfig.from_dict(values)
+    for name in SHARED:
+        shared = getattr(args, name)
+        if shared is None:
+            continue
+        for section, kind in sections.items():
+            if name in {f.name for f in dataclasses.fields(kind)}:
+                values[section].setdefault(name, shared)
+    unlearn = values.pop("unlearn", None)
+    return RunConfig.from_dict(values), (ContrastiveConfig(**unlearn) if unlearn is not None else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m cu_core", description=__doc__.split("\n")[0] + " Contrastive "
-                                     "unlearning (Lee et al., IJCAI 2025): train, unlearn, evaluate.")
+    parser = argparse.ArgumentParser(prog="python -m cu_core", description="Contrastive unlearning (Lee et al., "
+                                     "IJCAI 2025): train reference models, unlearn, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an original model or its retrained reference and evaluate it",
                            description="Train (or load from the cache) the original model on forget ∪ retain, "
                            "or with --retrain the reference on retain only; write DIR/metrics.json and "
                            "DIR/history.csv.")
-    train.add_argument("--out", required=True, metavar="DIR", help="results folder (written atomically; replaced if it exists)")
+    train.add_argument("--out", required=True, metavar="DIR", help="results folder (written atomically; replaced "
+                       "if it exists)")
     train.add_argument("--retrain", action="store_true", help="train on the retain set only (the oracle)")
     train.add_argument("--cache-dir", default=None, help="checkpoint/decoded-data cache (default: $CU_CACHE_DIR "
                        "or <project>/data/cache)")
-    add_config_arguments(train)
+    add_config_arguments(train, "train")
+    unlearn = sub.add_parser("unlearn", help="unlearn the forget set from the (cached) original model",
+                             description="Load (or train and cache) the original model, unlearn, evaluate; write "
+                             "DIR/metrics.json, DIR/history.csv (per step) and DIR/passes.csv (per pass).")
+    unlearn.add_argument("--method", default="contrastive", choices=["contrastive"], help="unlearning method")
+    unlearn.add_argument("--out", required=True, metavar="DIR", help="results folder (written atomically)")
+    unlearn.add_argument("--cache-dir", default=None, help="checkpoint/decoded-data cache")
+    add_config_arguments(unlearn, "unlearn")
     quick = sub.add_parser("quickstart", help="the default experiment: original and retrained model on digits",
                            description="Train the default original and retrained models and write "
                            "RESULTS/quickstart/{original,retrain}/.")
     quick.add_argument("--results-dir", default=None, help="default: $CU_RESULTS_DIR or <project>/data/results")
     quick.add_argument("--cache-dir", default=None)
-    add_config_arguments(quick)
+    add_config_arguments(quick, "quickstart")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from . import pipeline
 
     try:
-        cfg = config_from_args(args)
+        cfg, ucfg = configs_from_args(args)
         if args.command == "train":
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
-            print(json.dumps({"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}, indent=2))
-        elif args.command == "quickstart":
-            runs = pipeline.quickstart(args.results_dir, args.cache_dir, cfg)
-            print(json.dumps({kind: m["acc"] for kind, m in runs.items()}, indent=2))
+            summary = {"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}
+        elif args.command == "unlearn":
+            metrics = pipeline.run_unlearning(cfg, ucfg, out_dir=args.out, cache_dir=args.cache_dir)
+            summary = {"out": args.out, "acc": metrics["acc"], "epochs": metrics["epochs"], "steps": metrics["steps"],
+                       "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"]}
+        else:
+            summary = {kind: m["acc"] for kind, m in pipeline.quickstart(args.results_dir, args.cache_dir, cfg).items()}
+        print(json.dumps(summary, indent=2))
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import torch
 
 from . import paths
 from .config import RunConfig
-from .data import ArrayDataset, DeviceData, Split, load_dataset, make_split, normalization_stats
+from .data import ArrayDataset, DeviceData, Part, Split, load_dataset, make_split, normalization_stats
 from .errors import ConfigError
 from .metrics import split_accuracies
 from .results import device_description, git_commit, to_jsonable, versions, write_run_dir
 from .runtime import resolve_device
 from .train import TrainResult, train_model
+from .unlearn import ContrastiveConfig, contrastive_unlearn
 
 
 @dataclass
@@ -98,31 +101,93 @@ def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path |
         "kind": "retrain" if retrain else "original",
         "acc": acc,
         "seconds": {"train": result.seconds, "eval": time.perf_counter() - start},
-        "config": cfg.to_dict(),
-        "dataset": prep.display,
-        "split_sha256": prep.split.sha256,
-        "split_sizes": prep.split.sizes(),
-        "checkpoint": str(result.checkpoint),
+        **_provenance(prep),
+        "checkpoint": _display_path(result.checkpoint),
         "cache_hit": result.cache_hit,
         "best_epoch": result.best_epoch,
         "selected_on": selection_split(prep.split, retrain),
-        "seed": cfg.train.seed,
-        "versions": versions(),
-        "device": device_description(prep.device),
-        "git_commit": git_commit(),
     }
     if out_dir is not None:
         write_run_dir(out_dir, {"metrics.json": json.dumps(to_jsonable(metrics), indent=2) + "\n",
-                                "history.csv": history_csv(result.history)})
+                                "history.csv": rows_csv(result.history)})
     return metrics
 
 
-def history_csv(history: list[dict[str, float]]) -> str:
+def _provenance(prep: Prepared) -> dict[str, Any]:
+    """The keys every metrics.json carries besides its numbers."""
+    return {"config": prep.cfg.to_dict(), "dataset": prep.display, "split_sha256": prep.split.sha256,
+            "split_sizes": prep.split.sizes(), "seed": prep.cfg.train.seed, "versions": versions(),
+            "device": device_description(prep.device), "git_commit": git_commit()}
+
+
+def _display_path(path: Path) -> str:
+    """A path relative to the project when it lies inside it (results stay portable), else absolute."""
+    try:
+        return str(Path(path).resolve().relative_to(paths.project_root()))
+    except ValueError:
+        return str(path)
+
+
+def heldout_part(prep: Prepared, stop_rule: str) -> Part:
+    """What the stopping rule evaluates besides the forget set (Eq. 8/9).
+
+    Validation split by default; the test set for the paper's rule (`stop_rule="test"`). Class task: the
+    held-out images of the forgotten class; sample task: the whole held-out split.
+    """
+    split = prep.split
+    if stop_rule == "test":
+        return Part(prep.test, split.test_forget if split.task == "class" else np.arange(len(prep.test)), "test")
+    return Part(prep.train, split.val_forget if split.task == "class" else split.val, "val")
+
+
+def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Path | None = None,
+                   cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """Load (or train and cache) the original model, unlearn with contrastive unlearning, evaluate, write.
+
+    Writes `metrics.json` (the training schema plus "method", "epochs", "steps", "stop_reason", "samples",
+    "unlearn_config", "acc_original"), `history.csv` (one row per optimiser step) and `passes.csv` (one row
+    per pass over the forget set: forget and held-out accuracy, the stopping check).
+    """
+    check_out_dir(out_dir)
+    prep = prepare(cfg, cache_dir=cache_dir)
+    original = train_reference(prep, retrain=False, cache_dir=cache_dir)
+    split = prep.split
+    result = contrastive_unlearn(original.model, Part(prep.train, split.forget, "forget"),
+                                 Part(prep.train, split.retain, "retain"), config=ucfg,
+                                 heldout=heldout_part(prep, ucfg.stop_rule), task=split.task,
+                                 num_classes=prep.num_classes)
+    start = time.perf_counter()
+    amp, batch = cfg.train.amp, cfg.train.eval_batch_size
+    acc = split_accuracies(result.model, prep.train, prep.test, split, batch_size=batch, amp=amp)
+    acc_original = split_accuracies(original.model, prep.train, prep.test, split, batch_size=batch, amp=amp)
+    metrics = {
+        "kind": "unlearn",
+        "method": "contrastive",
+        "acc": acc,
+        "seconds": {"unlearn": result.seconds["unlearn"], "eval": result.seconds["eval"] + time.perf_counter() - start,
+                    "stop_checks": result.seconds["eval"], "original_train": original.seconds},
+        "epochs": result.epochs,
+        "steps": result.steps,
+        "samples": result.samples,
+        "stop_reason": result.stop_reason,
+        "unlearn_config": ucfg.to_dict(),
+        "acc_original": acc_original,
+        **_provenance(prep),
+        "checkpoint": _display_path(original.checkpoint),
+    }
+    if out_dir is not None:
+        write_run_dir(out_dir, {"metrics.json": json.dumps(to_jsonable(metrics), indent=2) + "\n",
+                                "history.csv": rows_csv(result.history), "passes.csv": rows_csv(result.passes)})
+    return metrics
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text of a list of flat dicts (the columns of the first row)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["epoch", "lr", "train_loss", "train_acc", "val_acc", "seconds"],
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return out.getvalue()
 
 
@@ -138,4 +203,5 @@ def quickstart(results_dir: str | Path | None = None, cache_dir: str | Path | No
             for kind in ("original", "retrain")}
 
 
-__all__ = ["Prepared", "check_out_dir", "history_csv", "prepare", "quickstart", "run_training", "train_reference"]
+__all__ = ["Prepared", "check_out_dir", "heldout_part", "prepare", "quickstart", "rows_csv", "run_training",
+           "run_unlearning", "selection_split", "train_reference"]

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,16 @@ def make_model(model_cfg: ModelConfig, data: DeviceData, num_classes: int, seed:
 
 
 def cache_key(model_cfg: ModelConfig, train_cfg: TrainConfig, data_identity: dict[str, Any],
-              train_idx: np.ndarray, val_idx: np.ndarray) -> str:
-    """sha256 over everything that determines the trained weights."""
+              train_idx: np.ndarray, val_idx: np.ndarray, model: torch.nn.Module) -> str:
+    """sha256 over everything that determines the trained weights.
+
+    Besides the configs, the data and the index sets, the key covers the architecture itself (every
+    parameter's and buffer's name and shape), so a change to a model's definition never loads stale weights.
+    """
+    architecture = [(name, list(t.shape)) for name, t in model.state_dict().items()]
     payload = {"model": model_cfg.__dict__, "train": train_cfg.recipe(), "data": data_identity,
-               "train_idx": _sha(train_idx), "val_idx": _sha(val_idx), "recipe_version": 1}
+               "train_idx": _sha(train_idx), "val_idx": _sha(val_idx), "architecture": architecture,
+               "recipe_version": 1}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -64,13 +71,18 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
                 val_idx: np.ndarray, num_classes: int, *, checkpoint_dir: Path,
                 data_identity: dict[str, Any], device: torch.device) -> TrainResult:
     """Train on `train_idx` of `data`, select on `val_idx`; load from the cache when the key matches."""
-    key = cache_key(model_cfg, train_cfg, data_identity, train_idx, val_idx)
-    path = Path(checkpoint_dir) / f"{data_identity['dataset']}-{model_cfg.name}-{key[:20]}.pt"
     model = make_model(model_cfg, data, num_classes, train_cfg.seed).to(device)
+    key = cache_key(model_cfg, train_cfg, data_identity, train_idx, val_idx, model)
+    path = Path(checkpoint_dir) / f"{data_identity['dataset']}-{model_cfg.name}-{key[:20]}.pt"
     if path.is_file():
-        saved = torch.load(path, map_location=device, weights_only=False)
-        model.load_state_dict(saved["state_dict"])
-        return TrainResult(model, saved["history"], saved["best_epoch"], saved["seconds"], path, True)
+        try:
+            saved = torch.load(path, map_location=device, weights_only=False)
+            model.load_state_dict(saved["state_dict"])
+            return TrainResult(model, saved["history"], saved["best_epoch"], saved["seconds"], path, True)
+        except Exception as err:  # a damaged cache entry is retrained, never trusted
+            warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again", stacklevel=2)
+            path.unlink(missing_ok=True)
+            model = make_model(model_cfg, data, num_classes, train_cfg.seed).to(device)
 
     if device.type == "cuda" and train_cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)

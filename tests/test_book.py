@@ -125,10 +125,12 @@ def text_of(fragment: str) -> str:
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    """Real quickstart results, written by the project's own CLI."""
+def results(tmp_path_factory, digits_runs) -> Path:
+    """Real quickstart results, written by the project's own CLI (its models come from the session's
+    checkpoint cache: the quickstart config is the default one that `digits_runs` trained)."""
     out = tmp_path_factory.mktemp("results")
-    proc = run([sys.executable, "-m", "cu_core", "quickstart", "--results-dir", str(out)])
+    proc = run([sys.executable, "-m", "cu_core", "quickstart", "--results-dir", str(out), "--no-progress",
+                "--cache-dir", str(digits_runs["root"] / "cache")])
     assert proc.returncode == 0, f"`python -m cu_core quickstart` failed:\n{tail(proc)}"
     for kind in ("original", "retrain"):
         for name in ("metrics.json", "history.csv"):

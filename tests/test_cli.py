@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from cu_core.cli import build_parser, config_from_args
+from cu_core.cli import build_parser, configs_from_args
 from cu_core.config import DataConfig, ModelConfig, RunConfig, SplitConfig, TrainConfig
 from cu_core.errors import ConfigError
 
@@ -38,11 +38,11 @@ def test_cli_train_writes_metrics(tmp_path):
 
 def test_seed_flag_sets_both_seeds_unless_split_seed_given():
     parser = build_parser()
-    cfg = config_from_args(parser.parse_args(["train", "--out", "x", "--seed", "4"]))
+    cfg, _ = configs_from_args(parser.parse_args(["train", "--out", "x", "--seed", "4"]))
     assert cfg.train.seed == 4 and cfg.split.seed == 4
-    cfg = config_from_args(parser.parse_args(["train", "--out", "x", "--seed", "4", "--split-seed", "9"]))
+    cfg, _ = configs_from_args(parser.parse_args(["train", "--out", "x", "--seed", "4", "--split-seed", "9"]))
     assert cfg.train.seed == 4 and cfg.split.seed == 9
-    assert config_from_args(parser.parse_args(["train", "--out", "x"])) == RunConfig()
+    assert configs_from_args(parser.parse_args(["train", "--out", "x"]))[0] == RunConfig()
 
 
 BAD_CLI = [

@@ -234,7 +234,7 @@ def test_backbone_parameter_counts(name: str, expected: float, tol: float) -> No
 
 def test_cnn4_default_widths() -> None:
     m = build_model("cnn4", 10)
-    assert m.backbone.widths == (32, 64, 128, 256) and m.backbone.out_dim == 256
+    assert m.backbone.widths == (32, 64, 192, 384) and m.backbone.out_dim == 384
 
 
 # --------------------------------------------------------------------------------------------------------
