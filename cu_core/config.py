@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .data.cifar_archive import ARCHIVE_SHA256
 from .data.datasets import DATASETS, DIGITS_SIZES, NORMALIZATIONS, SOURCES
 from .data.splits import FORGET_SELECTIONS, TASKS
 from .errors import ConfigError, check_bool, check_choice, check_float, check_int
@@ -35,6 +36,7 @@ class DataConfig:
     normalization: str = _f("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)")
     digits_size: int = _f(8, "digits: 8 (native) | 16 | 32")
     download: bool = _f(True, "let torchvision download where the internet is reachable")
+    archive_sha256: str = _f(ARCHIVE_SHA256, "cifar10 archive: expected sha256 (the known JPEG copy's)")
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -42,6 +44,9 @@ class DataConfig:
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         check_choice("digits_size", self.digits_size, DIGITS_SIZES)
         check_bool("download", self.download)
+        if not (isinstance(self.archive_sha256, str) and len(self.archive_sha256) == 64
+                and all(c in "0123456789abcdef" for c in self.archive_sha256.lower())):
+            raise ConfigError("archive_sha256", self.archive_sha256, "expected 64 hexadecimal characters")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ConfigError("data_dir", self.data_dir, "expected a path string or None")
         if self.normalization == "authors" and DATASETS[self.dataset].channels != 3:

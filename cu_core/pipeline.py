@@ -44,7 +44,8 @@ class Prepared:
 def prepare(cfg: RunConfig, *, cache_dir: str | Path | None = None) -> Prepared:
     """Load the dataset, compute normalisation, make the split and move both arrays to the device."""
     d = cfg.data
-    load = dict(source=d.source, download=d.download, digits_size=d.digits_size, cache_dir=cache_dir)
+    load = dict(source=d.source, download=d.download, digits_size=d.digits_size, cache_dir=cache_dir,
+                archive_sha256=d.archive_sha256)
     train: ArrayDataset = load_dataset(d.dataset, "train", d.data_dir, **load)
     test: ArrayDataset = load_dataset(d.dataset, "test", d.data_dir, **load)
     mean, std = normalization_stats(train, d.normalization)

@@ -96,3 +96,23 @@ def test_same_seed_same_weights(tmp_path):
     b = train_reference(prepare(cfg), retrain=True, cache_dir=tmp_path / "b")
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
     assert np.isclose(a.history[-1]["train_loss"], b.history[-1]["train_loss"], rtol=0, atol=0)
+
+
+def test_cifar_path_end_to_end_with_resnet18(tmp_path):
+    """Archive → decode → split → ResNet-18 (supcon head) training → metrics, on a tiny synthetic archive."""
+    from cu_core.data import ARCHIVE_NAME, write_archive
+
+    rng = np.random.default_rng(0)
+    splits = {"train": (rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8), np.arange(40) % 10),
+              "test": (rng.integers(0, 256, (10, 3, 32, 32), dtype=np.uint8), np.arange(10))}
+    (tmp_path / "data").mkdir()
+    sha = write_archive(tmp_path / "data" / ARCHIVE_NAME, splits, tuple("abcdefghij"))
+    cfg = RunConfig.from_dict({"data": {"dataset": "cifar10", "data_dir": str(tmp_path / "data"), "source": "archive",
+                                        "archive_sha256": sha, "normalization": "authors"},
+                               "split": {"val_fraction": 0.25}, "model": {"name": "resnet18"},
+                               "train": {"epochs": 1, "batch_size": 16, "progress": False}})
+    metrics = run_training(cfg, retrain=True, out_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert metrics["dataset"] == "CIFAR-10 (JPEG copy)" and metrics["kind"] == "retrain"
+    assert metrics["split_sizes"] == {"val": 10, "forget": 3, "retain": 27, "test_forget": 1, "test_retain": 9,
+                                      "val_forget": 1, "val_retain": 9}
+    assert (tmp_path / "out" / "metrics.json").is_file()
