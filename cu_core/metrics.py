@@ -1,15 +1,133 @@
-"""Evaluation: batched inference and accuracies on every split.
+"""Evaluation: one batched inference pass per array, per-example outputs, accuracies on every split.
 
-One inference pass over the training array and one over the test array; every split's accuracy is read
-off those predictions by index (forget, retain and validation are all positions in the training array).
+`evaluate` runs the model once over the training array and once over the test array (forget, retain and
+validation sets are all positions in the training array) and keeps per-example outputs: logits,
+embeddings, and derived from them loss, confidence p_y, entropy and correctness. Attacks and figures work
+from these outputs (`Outputs`), which `Evaluation.save` caches in a run folder, so they re-run without
+the model.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .data import DeviceData, Split
+from .results import atomic_save_npz
 from .runtime import autocast
+
+#: Split names and where their indices live: (array, attribute of Split or None for the whole array).
+PARTS = {"forget_train": ("train", "forget"), "retain_train": ("train", "retain"), "val": ("train", "val"),
+         "val_forget": ("train", "val_forget"), "val_retain": ("train", "val_retain"), "test": ("test", None),
+         "forget_test": ("test", "test_forget"), "retain_test": ("test", "test_retain")}
+ACCURACY_KEYS = ("forget_train", "retain_train", "val", "test", "forget_test", "retain_test")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Per-example outputs of one model: logits (N, C), labels (N,), embeddings z (N, d)."""
+
+    logits: np.ndarray
+    labels: np.ndarray
+    embeddings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, indices: np.ndarray) -> Outputs:
+        return Outputs(self.logits[indices], self.labels[indices], self.embeddings[indices])
+
+    @cached_property
+    def log_probs(self) -> np.ndarray:
+        """(N, C) log-softmax, computed stably in float64."""
+        z = self.logits.astype(np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    @property
+    def probs(self) -> np.ndarray:
+        return np.exp(self.log_probs)
+
+    @property
+    def loss(self) -> np.ndarray:
+        """(N,) cross-entropy of the true label."""
+        return -self.log_probs[np.arange(len(self)), self.labels]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """(N,) probability of the true label, p_y."""
+        return np.exp(-self.loss)
+
+    @property
+    def entropy(self) -> np.ndarray:
+        """(N,) Shannon entropy of the predicted distribution (nats)."""
+        return -(self.probs * self.log_probs).sum(axis=1)
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.logits.argmax(axis=1) == self.labels
+
+    def accuracy(self) -> float:
+        return float(self.correct.mean()) if len(self) else float("nan")
+
+
+@torch.inference_mode()
+def model_outputs(model: torch.nn.Module, data: DeviceData, indices: np.ndarray | None = None, *,
+                  batch_size: int = 1024, amp: bool = True) -> Outputs:
+    """One batched inference pass (eval mode) over `indices` of `data` (default: all), in that order."""
+    logits, embeds = predict(model, data, indices, batch_size=batch_size, amp=amp)
+    idx = np.arange(len(data)) if indices is None else np.asarray(indices)
+    labels = data.labels[torch.as_tensor(idx, device=data.device)].cpu().numpy()
+    return Outputs(logits.numpy(), labels, embeds.numpy())
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's outputs on the whole training and test arrays, read by split."""
+
+    train: Outputs
+    test: Outputs
+    split: Split
+
+    def part(self, name: str) -> Outputs:
+        """Outputs of one split: one of `PARTS` (e.g. "forget_train", "forget_test")."""
+        if name not in PARTS:
+            raise ValueError(f"part={name!r} is not allowed: expected one of {', '.join(PARTS)}")
+        array, attr = PARTS[name]
+        outputs = self.train if array == "train" else self.test
+        if attr is None:
+            return outputs
+        indices = getattr(self.split, attr)
+        if indices is None:
+            raise ValueError(f"part={name!r} exists for class tasks only")
+        return outputs.take(indices)
+
+    def accuracies(self) -> dict[str, float]:
+        """forget_train, retain_train, val, test (+ forget_test, retain_test for class tasks), in [0, 1]."""
+        keys = ACCURACY_KEYS if self.split.task == "class" else ACCURACY_KEYS[:4]
+        return {k: self.part(k).accuracy() for k in keys}
+
+    def save(self, path: str | Path) -> Path:
+        """Cache the per-example outputs (`outputs.npz`); split indices are not stored (see split_sha256)."""
+        return atomic_save_npz(path, **{f"{a}_{f}": getattr(getattr(self, a), f) for a in ("train", "test")
+                                        for f in ("logits", "labels", "embeddings")})
+
+    @classmethod
+    def load(cls, path: str | Path, split: Split) -> Evaluation:
+        with np.load(path) as data:
+            parts = {a: Outputs(data[f"{a}_logits"], data[f"{a}_labels"], data[f"{a}_embeddings"])
+                     for a in ("train", "test")}
+        return cls(parts["train"], parts["test"], split)
+
+
+def evaluate(model: torch.nn.Module, train: DeviceData, test: DeviceData, split: Split, *,
+             batch_size: int = 1024, amp: bool = True) -> Evaluation:
+    """One inference pass over each array; every split is read off by index."""
+    return Evaluation(model_outputs(model, train, batch_size=batch_size, amp=amp),
+                      model_outputs(model, test, batch_size=batch_size, amp=amp), split)
 
 
 @torch.inference_mode()
@@ -44,13 +162,4 @@ def accuracy(model: torch.nn.Module, data: DeviceData, indices: np.ndarray, *, b
 def split_accuracies(model: torch.nn.Module, train: DeviceData, test: DeviceData, split: Split, *,
                      batch_size: int = 1024, amp: bool = True) -> dict[str, float]:
     """Accuracies on forget_train, retain_train, val, test (+ forget_test, retain_test for class tasks)."""
-    train_pred = predict(model, train, None, batch_size=batch_size, amp=amp)[0].argmax(1).numpy()
-    test_pred = predict(model, test, None, batch_size=batch_size, amp=amp)[0].argmax(1).numpy()
-    train_ok = train_pred == train.labels.cpu().numpy()
-    test_ok = test_pred == test.labels.cpu().numpy()
-    acc = {"forget_train": train_ok[split.forget].mean(), "retain_train": train_ok[split.retain].mean(),
-           "val": train_ok[split.val].mean(), "test": test_ok.mean()}
-    if split.task == "class":
-        acc["forget_test"] = test_ok[split.test_forget].mean()
-        acc["retain_test"] = test_ok[split.test_retain].mean()
-    return {k: float(v) for k, v in acc.items()}
+    return evaluate(model, train, test, split, batch_size=batch_size, amp=amp).accuracies()
