@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -71,6 +72,15 @@ def train_reference(prep: Prepared, *, retrain: bool, cache_dir: str | Path | No
     idx = split.retain if retrain else split.train
     val = getattr(split, selection_split(split, retrain))
     return train_model(prep.cfg.model, prep.cfg.train, prep.train, idx, val, prep.num_classes,
+                       checkpoint_dir=paths.cache_dir(cache_dir) / "checkpoints", data_identity=prep.identity,
+                       device=prep.device)
+
+
+def train_reference_on(prep: Prepared, train_idx: np.ndarray, *, seed: int,
+                       cache_dir: str | Path | None = None) -> TrainResult:
+    """A model with the run's recipe trained on `train_idx` (e.g. a shadow model), selected on validation."""
+    train_cfg = dataclasses.replace(prep.cfg.train, seed=seed)
+    return train_model(prep.cfg.model, train_cfg, prep.train, train_idx, prep.split.val, prep.num_classes,
                        checkpoint_dir=paths.cache_dir(cache_dir) / "checkpoints", data_identity=prep.identity,
                        device=prep.device)
 

@@ -132,3 +132,59 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
+
+
+def load_runs(pattern: str, root: str | os.PathLike | None = None):
+    """One row per run: every `metrics.json` matched by `pattern`, flattened into dotted columns.
+
+    `pattern` is a glob relative to `root` (default: `cu_core.paths.results_dir()`) naming run folders
+    ("quickstart/*"), `metrics.json` files ("quickstart/*/metrics.json") or, recursively, "**". Nested
+    dicts become dotted columns ("acc.test", "config.train.seed", "mia.mia_efficacy"); lists stay as
+    values. A "run_dir" column holds the run folder relative to `root` (POSIX separators). Folders or files
+    whose path (below `root`) has a component starting with "." are skipped: those are `write_run_dir`'s
+    temporary and replaced folders. A file that is not valid JSON (corrupt, truncated) or not a JSON object
+    is skipped with a `RuntimeWarning`. Rows are sorted by run_dir; an empty match gives an empty frame
+    with a "run_dir" column.
+    """
+    import warnings
+
+    import pandas as pd
+
+    from .paths import results_dir
+
+    base = results_dir(root)
+    files: set[Path] = set()
+    for path in base.glob(pattern):
+        candidate = path / "metrics.json" if path.is_dir() else path
+        if candidate.name == "metrics.json" and candidate.is_file():
+            rel = candidate.relative_to(base)
+            if not any(part.startswith(".") for part in rel.parts):
+                files.add(candidate)
+    rows = []
+    for file in sorted(files):
+        try:
+            payload = json.loads(file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            warnings.warn(f"load_runs: skipping unreadable {file}: {exc}", RuntimeWarning, stacklevel=2)
+            continue
+        if not isinstance(payload, dict):
+            warnings.warn(f"load_runs: skipping {file}: not a JSON object", RuntimeWarning, stacklevel=2)
+            continue
+        row = {"run_dir": file.parent.relative_to(base).as_posix() or "."}
+        row.update(_flatten(payload))
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame({"run_dir": pd.Series(dtype=object)})
+    return pd.DataFrame(rows).sort_values("run_dir", kind="stable").reset_index(drop=True)
+
+
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} → {"a.b": 1}; an empty nested dict becomes None under its own key."""
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, name + ".") if v else {name: None})
+        else:
+            out[name] = v
+    return out
