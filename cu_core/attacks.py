@@ -186,20 +186,34 @@ def attack_sets(ev: Evaluation) -> dict[str, Outputs]:
             "forget": ev.part("forget_train"), "loss_nonmembers": ev.part("forget_test" if class_task else "test")}
 
 
-def run_attacks(ev: Evaluation, *, seed: int = 0) -> dict[str, float]:
+def run_attacks(ev: Evaluation, *, seed: int = 0) -> dict[str, float | None]:
     """All three attacks on one model's `Evaluation` (sets: `attack_sets`); a flat JSON-able dict of floats.
 
     Keys (all in [0, 1]): paper_forget_member_rate (ideal = Retrain's), paper_heldout_member_rate (high),
     paper_attack_accuracy (0.5 = the attack sees nothing), mia_efficacy (ideal = Retrain's),
     loss_attack_accuracy (ideal 0.5). The class task's loss attack has few non-members (the forgotten
-    class's test images, ≈36 on digits), so its CV accuracy is coarse.
+    class's test images, ≈36 on digits), so its CV accuracy is coarse. An attack whose sets are too small
+    to fit (tiny smoke runs) is reported as None (null in JSON).
     """
     s = attack_sets(ev)
-    paper = paper_mia(s["members"], s["nonmembers"], {"forget": s["forget"]}, seed=seed)
-    return {"paper_forget_member_rate": paper["forget"], "paper_heldout_member_rate": paper["heldout_members"],
-            "paper_attack_accuracy": paper["attack_accuracy"],
-            "mia_efficacy": mia_efficacy(s["members"], s["nonmembers"], s["forget"], seed=seed),
-            "loss_attack_accuracy": loss_attack(s["forget"], s["loss_nonmembers"], seed=seed)}
+    out: dict[str, float | None] = {}
+    try:
+        paper = paper_mia(s["members"], s["nonmembers"], {"forget": s["forget"]}, seed=seed)
+        out.update(paper_forget_member_rate=paper["forget"], paper_heldout_member_rate=paper["heldout_members"],
+                   paper_attack_accuracy=paper["attack_accuracy"])
+    except ConfigError:  # sets too small to train and hold out (tiny smoke runs): reported as null
+        out.update(paper_forget_member_rate=None, paper_heldout_member_rate=None, paper_attack_accuracy=None)
+    out["mia_efficacy"] = _or_none(lambda: mia_efficacy(s["members"], s["nonmembers"], s["forget"], seed=seed))
+    out["loss_attack_accuracy"] = _or_none(lambda: loss_attack(s["forget"], s["loss_nonmembers"], seed=seed))
+    return out
+
+
+def _or_none(attack) -> float | None:
+    """The attack's value, or None when its sets are too small for it (a ConfigError about sizes)."""
+    try:
+        return attack()
+    except ConfigError:
+        return None
 
 
 __all__ = ["attack_sets", "loss_attack", "mia_efficacy", "paper_mia", "run_attacks", "sorted_probs"]

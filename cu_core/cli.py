@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     unlearn.add_argument("--method", default="contrastive", choices=["contrastive"], help="unlearning method")
     unlearn.add_argument("--out", required=True, metavar="DIR", help="results folder (written atomically)")
     unlearn.add_argument("--cache-dir", default=None, help="checkpoint/decoded-data cache")
+    unlearn.add_argument("--ulira-shadows", type=int, default=0, metavar="N",
+                         help="add the U-LiRA-style shadow attack with N shadow models (even, >= 8; 0 = off)")
     add_config_arguments(unlearn, "unlearn")
     quick = sub.add_parser("quickstart", help="the default experiment: original and retrained model on digits",
                            description="Train the default original and retrained models and write "
@@ -128,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
             summary = {"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}
         elif args.command == "unlearn":
-            metrics = pipeline.run_unlearning(cfg, ucfg, out_dir=args.out, cache_dir=args.cache_dir)
+            metrics = pipeline.run_unlearning(cfg, ucfg, out_dir=args.out, cache_dir=args.cache_dir,
+                                              ulira_shadows=args.ulira_shadows)
             summary = {"out": args.out, "acc": metrics["acc"], "epochs": metrics["epochs"], "steps": metrics["steps"],
-                       "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"]}
+                       "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"], "mia": metrics["mia"],
+                       "gap": metrics["gap"], "probe": metrics["probe"], "ulira": metrics.get("ulira")}
         else:
             summary = {kind: m["acc"] for kind, m in pipeline.quickstart(args.results_dir, args.cache_dir, cfg).items()}
         print(json.dumps(summary, indent=2))

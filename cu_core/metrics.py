@@ -110,10 +110,14 @@ class Evaluation:
         keys = ACCURACY_KEYS if self.split.task == "class" else ACCURACY_KEYS[:4]
         return {k: self.part(k).accuracy() for k in keys}
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The per-example outputs as named arrays; split indices are not stored (see split_sha256)."""
+        return {f"{a}_{f}": getattr(getattr(self, a), f) for a in ("train", "test")
+                for f in ("logits", "labels", "embeddings")}
+
     def save(self, path: str | Path) -> Path:
-        """Cache the per-example outputs (`outputs.npz`); split indices are not stored (see split_sha256)."""
-        return atomic_save_npz(path, **{f"{a}_{f}": getattr(getattr(self, a), f) for a in ("train", "test")
-                                        for f in ("logits", "labels", "embeddings")})
+        """Cache the per-example outputs (`outputs.npz`)."""
+        return atomic_save_npz(path, **self.arrays())
 
     @classmethod
     def load(cls, path: str | Path, split: Split) -> Evaluation:

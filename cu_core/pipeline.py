@@ -8,23 +8,24 @@ import csv
 import dataclasses
 import io
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import torch
 
+
 from . import paths
+from .assess import assess, training_cost, write_run
 from .config import RunConfig
 from .data import ArrayDataset, DeviceData, Part, Split, load_dataset, make_split, normalization_stats
-from .errors import ConfigError
-from .metrics import split_accuracies
-from .results import device_description, git_commit, to_jsonable, versions, write_run_dir
+from .errors import ConfigError, check_int
+from .gap import avg_gap
+from .results import device_description, git_commit, versions
 from .runtime import resolve_device
 from .train import TrainResult, train_model
+from .ulira import shadow_halves, shadow_scores, ulira_attack
 from .unlearn import ContrastiveConfig, contrastive_unlearn
 
 
@@ -98,29 +99,28 @@ def check_out_dir(out_dir: str | Path | None) -> None:
 
 def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path | None = None,
                  cache_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train (or load) the original or retrained model, evaluate it and write `out_dir` atomically.
+    """Train (or load) the original or retrained model, assess it and write `out_dir` atomically.
 
-    Writes `metrics.json` (schema in README.md) and `history.csv`; returns the metrics dict.
+    Writes `metrics.json` (schema: `cu_core.schema`), `history.csv` and `outputs.npz`; returns the metrics.
     """
     check_out_dir(out_dir)
     prep = prepare(cfg, cache_dir=cache_dir)
     result = train_reference(prep, retrain=retrain, cache_dir=cache_dir)
-    start = time.perf_counter()
-    acc = split_accuracies(result.model, prep.train, prep.test, prep.split,
-                           batch_size=cfg.train.eval_batch_size, amp=cfg.train.amp)
+    ev, found, eval_seconds = assess(result.model, prep, seed=cfg.split.seed)
+    n_train = len(prep.split.retain if retrain else prep.split.train)
     metrics = {
         "kind": "retrain" if retrain else "original",
-        "acc": acc,
-        "seconds": {"train": result.seconds, "eval": time.perf_counter() - start},
+        **found,
+        "seconds": {"train": result.seconds, "eval": eval_seconds},
+        "cost": training_cost(n_train, len(result.history), cfg.train.batch_size),
+        "rte": 1.0 if retrain else None,
         **_provenance(prep),
         "checkpoint": _display_path(result.checkpoint),
         "cache_hit": result.cache_hit,
         "best_epoch": result.best_epoch,
         "selected_on": selection_split(prep.split, retrain),
     }
-    if out_dir is not None:
-        write_run_dir(out_dir, {"metrics.json": json.dumps(to_jsonable(metrics), indent=2) + "\n",
-                                "history.csv": rows_csv(result.history)})
+    write_run(out_dir, metrics, {"history.csv": rows_csv(result.history)}, ev)
     return metrics
 
 
@@ -152,43 +152,65 @@ def heldout_part(prep: Prepared, stop_rule: str) -> Part:
 
 
 def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Path | None = None,
-                   cache_dir: str | Path | None = None) -> dict[str, Any]:
-    """Load (or train and cache) the original model, unlearn with contrastive unlearning, evaluate, write.
+                   cache_dir: str | Path | None = None, ulira_shadows: int = 0) -> dict[str, Any]:
+    """Load (or train and cache) the original and retrained models, unlearn with contrastive unlearning,
+    assess the unlearned model next to Retrain, write.
 
-    Writes `metrics.json` (the training schema plus "method", "epochs", "steps", "stop_reason", "samples",
-    "unlearn_config", "acc_original"), `history.csv` (one row per optimiser step) and `passes.csv` (one row
-    per pass over the forget set: forget and held-out accuracy, the stopping check).
+    Writes `metrics.json` (the training schema plus "method", "epochs", "steps", "samples", "stop_reason",
+    "unlearn_config", the original's and Retrain's accuracies, attacks and probe, the Avg. Gap to Retrain,
+    cost and RTE = Retrain's training seconds / unlearning seconds), `history.csv` (one row per optimiser
+    step), `passes.csv` (one row per pass: forget and held-out accuracy, the stopping check) and
+    `outputs.npz`. With `ulira_shadows > 0`, the U-LiRA-style shadow attack on the method is added ("ulira").
     """
     check_out_dir(out_dir)
+    if ulira_shadows:  # validated before any work: an even pool of >= 8 (every example in and out of >= 3 others)
+        check_int("ulira_shadows", ulira_shadows, 8)
+        shadow_halves(np.arange(4), ulira_shadows, 0)
     prep = prepare(cfg, cache_dir=cache_dir)
     original = train_reference(prep, retrain=False, cache_dir=cache_dir)
+    retrained = train_reference(prep, retrain=True, cache_dir=cache_dir)
     split = prep.split
-    result = contrastive_unlearn(original.model, Part(prep.train, split.forget, "forget"),
-                                 Part(prep.train, split.retain, "retain"), config=ucfg,
-                                 heldout=heldout_part(prep, ucfg.stop_rule), task=split.task,
-                                 num_classes=prep.num_classes)
-    start = time.perf_counter()
-    amp, batch = cfg.train.amp, cfg.train.eval_batch_size
-    acc = split_accuracies(result.model, prep.train, prep.test, split, batch_size=batch, amp=amp)
-    acc_original = split_accuracies(original.model, prep.train, prep.test, split, batch_size=batch, amp=amp)
+
+    def unlearn(model: torch.nn.Module, forget: Part, retain: Part):
+        return contrastive_unlearn(model, forget, retain, config=ucfg, heldout=heldout_part(prep, ucfg.stop_rule),
+                                   task=split.task, num_classes=prep.num_classes)
+
+    result = unlearn(original.model, Part(prep.train, split.forget, "forget"), Part(prep.train, split.retain, "retain"))
+    seed = cfg.split.seed
+    ev, found, eval_seconds = assess(result.model, prep, seed=seed)
+    _, found_original, _ = assess(original.model, prep, seed=seed)
+    _, found_retrain, _ = assess(retrained.model, prep, seed=seed)
     metrics = {
         "kind": "unlearn",
         "method": "contrastive",
-        "acc": acc,
-        "seconds": {"unlearn": result.seconds["unlearn"], "eval": result.seconds["eval"] + time.perf_counter() - start,
-                    "stop_checks": result.seconds["eval"], "original_train": original.seconds},
+        **found,
+        "seconds": {"unlearn": result.seconds["unlearn"], "eval": result.seconds["eval"] + eval_seconds,
+                    "stop_checks": result.seconds["eval"], "original_train": original.seconds,
+                    "retrain_train": retrained.seconds},
+        "cost": {"steps": result.steps, "samples": result.samples},
+        "rte": retrained.seconds / max(result.seconds["unlearn"], 1e-9),
         "epochs": result.epochs,
         "steps": result.steps,
         "samples": result.samples,
         "stop_reason": result.stop_reason,
         "unlearn_config": ucfg.to_dict(),
-        "acc_original": acc_original,
+        "acc_original": found_original["acc"],
+        "mia_original": found_original["mia"],
+        "probe_original": found_original["probe"],
+        "acc_retrain": found_retrain["acc"],
+        "mia_retrain": found_retrain["mia"],
+        "probe_retrain": found_retrain["probe"],
         **_provenance(prep),
         "checkpoint": _display_path(original.checkpoint),
     }
-    if out_dir is not None:
-        write_run_dir(out_dir, {"metrics.json": json.dumps(to_jsonable(metrics), indent=2) + "\n",
-                                "history.csv": rows_csv(result.history), "passes.csv": rows_csv(result.passes)})
+    metrics["gap"] = avg_gap(metrics, {"acc": found_retrain["acc"], "mia": found_retrain["mia"],
+                                       "config": metrics["config"], "split_sha256": metrics["split_sha256"]})
+    if ulira_shadows:
+        scores, trained = shadow_scores(prep, ulira_shadows, lambda m, f, r: unlearn(m, f, r).model,
+                                        f"contrastive:{json.dumps(ucfg.to_dict(), sort_keys=True)}", seed=seed,
+                                        cache_dir=cache_dir)
+        metrics["ulira"] = ulira_attack(scores, trained)
+    write_run(out_dir, metrics, {"history.csv": rows_csv(result.history), "passes.csv": rows_csv(result.passes)}, ev)
     return metrics
 
 

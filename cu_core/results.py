@@ -73,18 +73,21 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
     return _atomic(path, lambda h: torch.save(obj, h))
 
 
-def write_run_dir(out_dir: str | os.PathLike, files: Mapping[str, str]) -> Path:
+def write_run_dir(out_dir: str | os.PathLike, files: Mapping[str, str | bytes]) -> Path:
     """Write a results folder all at once: build it under a temporary name, then rename it into place.
 
-    `files` maps file names to text. An existing folder at `out_dir` is replaced only after the new one
-    is complete.
+    `files` maps file names to text or bytes. An existing folder at `out_dir` is replaced only after the
+    new one is complete.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (tmp / name).write_bytes(content)
+            else:
+                (tmp / name).write_text(content)
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -108,8 +108,10 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
         lr = optimizer.param_groups[0]["lr"]
-        for step, (x, y) in enumerate(data.batches(train_idx, train_cfg.batch_size, shuffle=True,
-                                                   generator=generator, augment=augment)):
+        # a last batch of one sample cannot be normalised by BatchNorm in train mode: it is dropped
+        drop_last = len(train_idx) % train_cfg.batch_size == 1
+        for step, (x, y) in enumerate(data.batches(train_idx, train_cfg.batch_size, shuffle=True, generator=generator,
+                                                   augment=augment, drop_last=drop_last)):
             if device.type == "cuda" and train_cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device, train_cfg.amp):

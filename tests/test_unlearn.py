@@ -139,3 +139,24 @@ def test_cli_unlearn_writes_metrics(digits_runs, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "cu_core", "unlearn", "--temperature", "-1", "--out", str(tmp_path / "b")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "temperature" in bad.stderr and not (tmp_path / "b").exists()
+
+
+def test_unlearn_run_reports_attacks_gap_probe_and_cost(digits_runs, tmp_path):
+    from cu_core.metrics import Evaluation
+    from cu_core.schema import validate_metrics
+
+    cfg = RunConfig.from_dict({"train": {"progress": False}})
+    metrics = run_unlearning(cfg, ContrastiveConfig(progress=False), out_dir=tmp_path / "u",
+                             cache_dir=digits_runs["root"] / "cache")
+    validate_metrics(json.loads((tmp_path / "u" / "metrics.json").read_text()))
+    for key in ("mia", "mia_retrain", "mia_original", "probe", "probe_retrain", "gap", "cost", "rte", "acc_retrain"):
+        assert key in metrics
+    assert metrics["acc_retrain"] == digits_runs["retrain"]["acc"]
+    assert metrics["mia"]["mia_efficacy"] > metrics["mia_original"]["mia_efficacy"]  # forgotten vs remembered
+    assert metrics["gap"]["terms"] == 4 and metrics["gap"]["avg_gap"] >= 0
+    assert metrics["cost"] == {"steps": metrics["steps"], "samples": metrics["samples"]} and metrics["rte"] > 0
+    ev = Evaluation.load(tmp_path / "u" / "outputs.npz", prepare(cfg).split)  # attacks can re-run from the cache
+    assert ev.accuracies() == pytest.approx(metrics["acc"])
+    with pytest.raises(ConfigError, match="ulira_shadows"):
+        run_unlearning(cfg, ContrastiveConfig(progress=False), ulira_shadows=5, out_dir=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
