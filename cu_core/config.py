@@ -23,20 +23,20 @@ SCHEDULES = ("cosine", "constant")
 SELECTIONS = ("best_val", "last")
 
 
-def _f(default: Any, help: str) -> Any:
+def setting(default: Any, help: str) -> Any:
     """A dataclass field whose help text the CLI (and `papermill --help-notebook`) shows."""
     return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = _f("digits", "digits | cifar10 | svhn")
-    data_dir: str | None = _f(None, "data directory; unset: $CU_DATA_DIR or <project>/data")
-    source: str = _f("auto", "cifar10: auto | torchvision | archive")
-    normalization: str = _f("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)")
-    digits_size: int = _f(8, "digits: 8 (native) | 16 | 32")
-    download: bool = _f(True, "let torchvision download where the internet is reachable")
-    archive_sha256: str = _f(ARCHIVE_SHA256, "cifar10 archive: expected sha256 (the known JPEG copy's)")
+    dataset: str = setting("digits", "digits | cifar10 | svhn")
+    data_dir: str | None = setting(None, "data directory; unset: $CU_DATA_DIR or <project>/data")
+    source: str = setting("auto", "cifar10: auto | torchvision | archive")
+    normalization: str = setting("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)")
+    digits_size: int = setting(8, "digits: 8 (native) | 16 | 32")
+    download: bool = setting(True, "let torchvision download where the internet is reachable")
+    archive_sha256: str = setting(ARCHIVE_SHA256, "cifar10 archive: expected sha256 (the known JPEG copy's)")
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -60,13 +60,13 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    task: str = _f("class", "class | sample")
-    forget_class: int = _f(5, "class task: the class to forget (the paper's class 5)")
-    num_forget: int = _f(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)")
-    val_fraction: float = _f(0.1, "stratified validation split held out of the training set")
-    forget_selection: str = _f("random", "sample task: random (seeded) | first_n (authors' code)")
-    class_drop_last: bool = _f(False, "class task: authors' off-by-one (the last sample stays in retain)")
-    seed: int = _f(0, "seeds the validation split and the forget draw")
+    task: str = setting("class", "class | sample")
+    forget_class: int = setting(5, "class task: the class to forget (the paper's class 5)")
+    num_forget: int = setting(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)")
+    val_fraction: float = setting(0.1, "stratified validation split held out of the training set")
+    forget_selection: str = setting("random", "sample task: random (seeded) | first_n (authors' code)")
+    class_drop_last: bool = setting(False, "class task: authors' off-by-one (the last sample stays in retain)")
+    seed: int = setting(0, "seeds the validation split and the forget draw")
 
     def __post_init__(self) -> None:
         check_choice("task", self.task, TASKS)
@@ -80,10 +80,10 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = _f("cnn4", "cnn4 | resnet20 | resnet18 | resnet34 | resnet50 | resnet101 | vit_tiny")
-    head: str = _f("supcon", "supcon (authors' MLP projection) | linear")
-    embedding: str = _f("normalized", "normalized | relu_normalized (authors' in-place ReLU)")
-    proj_dim: int = _f(128, "supcon projection width")
+    name: str = setting("cnn4", "cnn4 | resnet20 | resnet18 | resnet34 | resnet50 | resnet101 | vit_tiny")
+    head: str = setting("supcon", "supcon (authors' MLP projection) | linear")
+    embedding: str = setting("normalized", "normalized | relu_normalized (authors' in-place ReLU)")
+    proj_dim: int = setting(128, "supcon projection width")
 
     def __post_init__(self) -> None:
         check_choice("model", self.name, MODELS)
@@ -94,20 +94,20 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _f(30, "passes over the training set")
-    batch_size: int = _f(64, "training batch size")
-    lr: float = _f(0.05, "SGD learning rate (peak of the cosine schedule)")
-    momentum: float = _f(0.9, "SGD momentum")
-    weight_decay: float = _f(5e-4, "SGD weight decay")
-    schedule: str = _f("cosine", "cosine (to 0 over `epochs`) | constant")
-    augment: bool = _f(False, "random crop (pad 4) + flip; the paper trains without augmentation")
-    select: str = _f("best_val", "best_val (checkpoint with the best validation accuracy) | last")
-    seed: int = _f(0, "model initialisation and batch order")
-    device: str = _f("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
-    amp: bool = _f(True, "bf16 autocast on CUDA (never on CPU)")
-    channels_last: bool = _f(True, "memory format on CUDA")
-    eval_batch_size: int = _f(1024, "batch size for inference")
-    progress: bool = _f(True, "tqdm progress bars")
+    epochs: int = setting(30, "passes over the training set")
+    batch_size: int = setting(64, "training batch size")
+    lr: float = setting(0.05, "SGD learning rate (peak of the cosine schedule)")
+    momentum: float = setting(0.9, "SGD momentum")
+    weight_decay: float = setting(5e-4, "SGD weight decay")
+    schedule: str = setting("cosine", "cosine (to 0 over `epochs`) | constant")
+    augment: bool = setting(False, "random crop (pad 4) + flip; the paper trains without augmentation")
+    select: str = setting("best_val", "best_val (checkpoint with the best validation accuracy) | last")
+    seed: int = setting(0, "model initialisation and batch order")
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    amp: bool = setting(True, "bf16 autocast on CUDA (never on CPU)")
+    channels_last: bool = setting(True, "memory format on CUDA")
+    eval_batch_size: int = setting(1024, "batch size for inference")
+    progress: bool = setting(True, "tqdm progress bars")
 
     def __post_init__(self) -> None:
         check_int("epochs", self.epochs, 1)

@@ -92,7 +92,8 @@ class Bottleneck(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-def _init_weights(module: nn.Module) -> None:
+def init_conv_bn(module: nn.Module) -> None:
+    """Kaiming-normal (fan_out, ReLU) for convs; BatchNorm weight 1, bias 0 (SupCon ResNet init)."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -126,7 +127,7 @@ class _StagedResNet(nn.Module):
             self.add_module(f"layer{i + 1}", self._make_layer(block, p, n, s))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.out_dim: int = self._in_planes
-        _init_weights(self)
+        init_conv_bn(self)
 
     def _make_layer(
         self, block: type[BasicBlock] | type[Bottleneck], planes: int, n: int, stride: int

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .resnet import init_conv_bn
+
 __all__ = ["ConvBlock", "SmallCNN", "cnn4"]
 
 
@@ -91,7 +93,7 @@ class SmallCNN(nn.Module):
         self.out_dim: int = c
         self.widths: tuple[int, ...] = tuple(int(w) for w in widths)
         self.channels_last = channels_last
-        _init_conv_bn(self)
+        init_conv_bn(self)
         if channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -101,16 +103,6 @@ class SmallCNN(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.blocks(x)
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-
-
-def _init_conv_bn(module: nn.Module) -> None:
-    """Kaiming-normal (fan_out, ReLU) for convs; BatchNorm weight 1, bias 0 (SupCon ResNet init)."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def cnn4(

@@ -23,12 +23,13 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from ..config import setting
 from ..data import Part
 from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
 from ..losses import NO_POSITIVE, REDUCTIONS, VARIANTS, total_loss, unlearning_loss
@@ -40,31 +41,27 @@ RETAIN_SAMPLING = ("random", "sequential")
 STOP_RULES = ("val", "test", "fixed")
 
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class ContrastiveConfig:
-    temperature: float = _f(0.7, "τ in Eq. 5-6")
-    lambda_ul: float = _f(3.0, "λ_UL, weight of the contrastive term (Eq. 7)")
-    lambda_ce: float = _f(1.0, "λ_CE, weight of the retain cross-entropy (Eq. 7); 0 = the code's loss_ver 1")
-    omega: int = _f(4, "ω, retain batches (= optimiser steps) per forget batch")
-    lr: float = _f(1e-3, "SGD learning rate")
-    momentum: float = _f(0.9, "SGD momentum")
-    weight_decay: float = _f(0.0, "SGD weight decay (the code parses one but never uses it)")
-    batch_size: int = _f(0, "B for forget and retain batches; 0: 64 (class task) or 128 (sample task)")
-    max_passes: int = _f(30, "cap on passes over the forget set (the code's README: 30)")
-    variant: str = _f("paper", "paper (Eq. 5-6 as written) | official (the authors' code arithmetic)")
-    reduction: str = _f("mean", "mean over anchors (the code; its lr was tuned for it) | sum (Eq. 5-6 as written)")
-    no_positive: str = _f("skip", "sample task, anchor without a same-class retain sample: skip | add_one | none")
-    retain_sampling: str = _f("random", "random (fresh batch with replacement per step) | sequential (the code)")
-    stop_rule: str = _f("val", "val (held-out validation split) | test (paper/code; leaks test) | fixed")
-    joint_forward: bool = _f(True, "one forward pass over forget+retain images (the code) or two")
-    detach_retain: bool = _f(False, "stop gradients through the retain embeddings in L_UL")
-    seed: int = _f(0, "batch order and retain draws")
-    amp: bool = _f(True, "bf16 autocast on CUDA")
-    progress: bool = _f(True, "tqdm progress bars")
+    temperature: float = setting(0.7, "τ in Eq. 5-6")
+    lambda_ul: float = setting(3.0, "λ_UL, weight of the contrastive term (Eq. 7)")
+    lambda_ce: float = setting(1.0, "λ_CE, weight of the retain cross-entropy (Eq. 7); 0 = the code's loss_ver 1")
+    omega: int = setting(4, "ω, retain batches (= optimiser steps) per forget batch")
+    lr: float = setting(1e-3, "SGD learning rate")
+    momentum: float = setting(0.9, "SGD momentum")
+    weight_decay: float = setting(0.0, "SGD weight decay (the code parses one but never uses it)")
+    batch_size: int = setting(0, "B for forget and retain batches; 0: 64 (class task) or 128 (sample task)")
+    max_passes: int = setting(30, "cap on passes over the forget set (the code's README: 30)")
+    variant: str = setting("paper", "paper (Eq. 5-6 as written) | official (the authors' code arithmetic)")
+    reduction: str = setting("mean", "mean over anchors (the code; its lr was tuned for it) | sum (Eq. 5-6 as written)")
+    no_positive: str = setting("skip", "sample task, anchor without a same-class retain sample: skip | add_one | none")
+    retain_sampling: str = setting("random", "random (fresh batch with replacement per step) | sequential (the code)")
+    stop_rule: str = setting("val", "val (held-out validation split) | test (paper/code; leaks test) | fixed")
+    joint_forward: bool = setting(True, "one forward pass over forget+retain images (the code) or two")
+    detach_retain: bool = setting(False, "stop gradients through the retain embeddings in L_UL")
+    seed: int = setting(0, "batch order and retain draws")
+    amp: bool = setting(True, "bf16 autocast on CUDA")
+    progress: bool = setting(True, "tqdm progress bars")
 
     def __post_init__(self) -> None:
         check_float("temperature", self.temperature, 0.0, low_open=True)
