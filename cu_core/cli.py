@@ -17,15 +17,15 @@ from typing import Any
 
 from .config import DataConfig, ModelConfig, RunConfig, SplitConfig, TrainConfig
 from .errors import ConfigError, DataError
-from .unlearn import ContrastiveConfig
+from .unlearn import METHODS
 
 SHARED = ("seed", "progress", "amp")  # one flag sets the field in every section that has it
 RUN_SECTIONS = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
 
 
-def _flags(command: str) -> dict[tuple[str, str], str]:
+def _flags(command: str, method: str = "contrastive") -> dict[tuple[str, str], str]:
     """(section, field) → flag name for one subcommand."""
-    sections = dict(RUN_SECTIONS, unlearn=ContrastiveConfig) if command == "unlearn" else RUN_SECTIONS
+    sections = _sections(command, method)
     names = {}
     for section, kind in sections.items():
         for f in dataclasses.fields(kind):
@@ -42,19 +42,20 @@ def _flags(command: str) -> dict[tuple[str, str], str]:
     return names
 
 
-def _sections(command: str) -> dict[str, type]:
-    return dict(RUN_SECTIONS, unlearn=ContrastiveConfig) if command == "unlearn" else dict(RUN_SECTIONS)
+def _sections(command: str, method: str = "contrastive") -> dict[str, type]:
+    """Config sections of a subcommand; `unlearn` adds the chosen method's config."""
+    return dict(RUN_SECTIONS, unlearn=METHODS[method].config) if command == "unlearn" else dict(RUN_SECTIONS)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, command: str, method: str = "contrastive") -> None:
     """One flag per config field, grouped by section; defaults and help from the dataclasses."""
     parser.add_argument("--seed", type=int, default=None, help="seeds every stage (default: 0)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="tqdm progress bars (default: True)")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast on CUDA (default: True)")
-    flags = _flags(command)
-    for section, kind in _sections(command).items():
+    flags = _flags(command, method)
+    for section, kind in _sections(command, method).items():
         group = parser.add_argument_group(f"{section} options")
         for f in dataclasses.fields(kind):
             if f.name in ("progress", "amp"):
@@ -69,9 +70,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                                    default=None, metavar=flag.upper().replace("-", "_"), help=help_text)
 
 
-def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, ContrastiveConfig | None]:
-    """Validated configs from parsed flags (unset flags keep the dataclass defaults)."""
-    sections = _sections(args.command)
+def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, Any]:
+    """Validated configs (run, method or None) from parsed flags (unset flags keep the dataclass defaults)."""
+    sections = _sections(args.command, getattr(args, "method", "contrastive"))
     values: dict[str, dict[str, Any]] = {section: {} for section in sections}
     for key, value in vars(args).items():
         if "__" in key and value is not None:
@@ -85,10 +86,11 @@ def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, ContrastiveC
             if name in {f.name for f in dataclasses.fields(kind)}:
                 values[section].setdefault(name, shared)
     unlearn = values.pop("unlearn", None)
-    return RunConfig.from_dict(values), (ContrastiveConfig(**unlearn) if unlearn is not None else None)
+    return RunConfig.from_dict(values), (sections["unlearn"](**unlearn) if unlearn is not None else None)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(method: str = "contrastive") -> argparse.ArgumentParser:
+    """The parser; the `unlearn` subcommand carries the flags of `method`'s config."""
     parser = argparse.ArgumentParser(prog="python -m cu_core", description="Contrastive unlearning (Lee et al., "
                                      "IJCAI 2025): train reference models, unlearn, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,12 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     unlearn = sub.add_parser("unlearn", help="unlearn the forget set from the (cached) original model",
                              description="Load (or train and cache) the original model, unlearn, evaluate; write "
                              "DIR/metrics.json, DIR/history.csv (per step) and DIR/passes.csv (per pass).")
-    unlearn.add_argument("--method", default="contrastive", choices=["contrastive"], help="unlearning method")
+    unlearn.add_argument("--method", default="contrastive", choices=sorted(METHODS),
+                         help="unlearning method; `unlearn --method NAME --help` lists its hyperparameters")
     unlearn.add_argument("--out", required=True, metavar="DIR", help="results folder (written atomically)")
     unlearn.add_argument("--cache-dir", default=None, help="checkpoint/decoded-data cache")
     unlearn.add_argument("--ulira-shadows", type=int, default=0, metavar="N",
                          help="add the U-LiRA-style shadow attack with N shadow models (even, >= 8; 0 = off)")
-    add_config_arguments(unlearn, "unlearn")
+    add_config_arguments(unlearn, "unlearn", method)
     quick = sub.add_parser("quickstart", help="the default experiment: original and retrained model on digits",
                            description="Train the default original and retrained models and write "
                            "RESULTS/quickstart/{original,retrain}/.")
@@ -120,8 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _method_of(argv: Sequence[str]) -> str:
+    """The --method value (so the parser can offer that method's flags); unknown names are left to argparse."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--method", default="contrastive")
+    name = pre.parse_known_args(argv)[0].method
+    return name if name in METHODS else "contrastive"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_method_of(argv)).parse_args(argv)
     from . import pipeline
 
     try:
@@ -130,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
             summary = {"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}
         elif args.command == "unlearn":
-            metrics = pipeline.run_unlearning(cfg, ucfg, out_dir=args.out, cache_dir=args.cache_dir,
-                                              ulira_shadows=args.ulira_shadows)
+            metrics = pipeline.run_unlearning(cfg, ucfg, method=args.method, out_dir=args.out,
+                                              cache_dir=args.cache_dir, ulira_shadows=args.ulira_shadows)
             summary = {"out": args.out, "acc": metrics["acc"], "epochs": metrics["epochs"], "steps": metrics["steps"],
                        "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"], "mia": metrics["mia"],
                        "gap": metrics["gap"], "probe": metrics["probe"], "ulira": metrics.get("ulira")}

@@ -20,13 +20,13 @@ from . import paths
 from .assess import assess, training_cost, write_run
 from .config import RunConfig
 from .data import ArrayDataset, DeviceData, Part, Split, load_dataset, make_split, normalization_stats
-from .errors import ConfigError, check_int
+from .errors import ConfigError, check_choice, check_int
 from .gap import avg_gap
 from .results import device_description, git_commit, versions
 from .runtime import resolve_device
 from .train import TrainResult, train_model
 from .ulira import shadow_halves, shadow_scores, ulira_attack
-from .unlearn import ContrastiveConfig, contrastive_unlearn
+from .unlearn import METHODS, unlearn
 
 
 @dataclass
@@ -151,18 +151,26 @@ def heldout_part(prep: Prepared, stop_rule: str) -> Part:
     return Part(prep.train, split.val_forget if split.task == "class" else split.val, "val")
 
 
-def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Path | None = None,
-                   cache_dir: str | Path | None = None, ulira_shadows: int = 0) -> dict[str, Any]:
-    """Load (or train and cache) the original and retrained models, unlearn with contrastive unlearning,
-    assess the unlearned model next to Retrain, write.
+def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrastive",
+                   out_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                   ulira_shadows: int = 0) -> dict[str, Any]:
+    """Load (or train and cache) the original and retrained models, unlearn with `method` (any name in
+    `cu_core.unlearn.METHODS`; `mcfg` its config, default its defaults), assess the unlearned model next to
+    Retrain, write.
 
     Writes `metrics.json` (the training schema plus "method", "epochs", "steps", "samples", "stop_reason",
     "unlearn_config", the original's and Retrain's accuracies, attacks and probe, the Avg. Gap to Retrain,
     cost and RTE = Retrain's training seconds / unlearning seconds), `history.csv` (one row per optimiser
-    step), `passes.csv` (one row per pass: forget and held-out accuracy, the stopping check) and
-    `outputs.npz`. With `ulira_shadows > 0`, the U-LiRA-style shadow attack on the method is added ("ulira").
+    step), `passes.csv` (one row per pass: forget accuracy, and for CU the held-out accuracy and the
+    stopping check) and `outputs.npz`. With `ulira_shadows > 0` the U-LiRA-style shadow attack on the method
+    is added ("ulira").
     """
     check_out_dir(out_dir)
+    check_choice("method", method, METHODS)
+    mcfg = METHODS[method].config() if mcfg is None else mcfg
+    if cfg.split.task not in METHODS[method].tasks:
+        raise ConfigError("task", cfg.split.task, f"method {method!r} supports {', '.join(METHODS[method].tasks)} "
+                          "tasks only")
     if ulira_shadows:  # validated before any work: an even pool of >= 8 (every example in and out of >= 3 others)
         check_int("ulira_shadows", ulira_shadows, 8)
         shadow_halves(np.arange(4), ulira_shadows, 0)
@@ -170,19 +178,21 @@ def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Pa
     original = train_reference(prep, retrain=False, cache_dir=cache_dir)
     retrained = train_reference(prep, retrain=True, cache_dir=cache_dir)
     split = prep.split
+    stop_on_test = getattr(mcfg, "stop_rule", None) == "test"  # CU's paper variant checks Eq. 8/9 on test
+    val = Part(prep.test, np.arange(len(prep.test)), "test") if stop_on_test else Part(prep.train, split.val, "val")
 
-    def unlearn(model: torch.nn.Module, forget: Part, retain: Part):
-        return contrastive_unlearn(model, forget, retain, config=ucfg, heldout=heldout_part(prep, ucfg.stop_rule),
-                                   task=split.task, num_classes=prep.num_classes)
+    def unlearn_fn(model: torch.nn.Module, forget: Part, retain: Part):
+        return unlearn(method, model, forget, retain, val, mcfg, task=split.task, num_classes=prep.num_classes)
 
-    result = unlearn(original.model, Part(prep.train, split.forget, "forget"), Part(prep.train, split.retain, "retain"))
+    result = unlearn_fn(original.model, Part(prep.train, split.forget, "forget"),
+                        Part(prep.train, split.retain, "retain"))
     seed = cfg.split.seed
     ev, found, eval_seconds = assess(result.model, prep, seed=seed)
     _, found_original, _ = assess(original.model, prep, seed=seed)
     _, found_retrain, _ = assess(retrained.model, prep, seed=seed)
     metrics = {
         "kind": "unlearn",
-        "method": "contrastive",
+        "method": method,
         **found,
         "seconds": {"unlearn": result.seconds["unlearn"], "eval": result.seconds["eval"] + eval_seconds,
                     "stop_checks": result.seconds["eval"], "original_train": original.seconds,
@@ -193,7 +203,7 @@ def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Pa
         "steps": result.steps,
         "samples": result.samples,
         "stop_reason": result.stop_reason,
-        "unlearn_config": ucfg.to_dict(),
+        "unlearn_config": dataclasses.asdict(mcfg),
         "acc_original": found_original["acc"],
         "mia_original": found_original["mia"],
         "probe_original": found_original["probe"],
@@ -206,9 +216,9 @@ def run_unlearning(cfg: RunConfig, ucfg: ContrastiveConfig, *, out_dir: str | Pa
     metrics["gap"] = avg_gap(metrics, {"acc": found_retrain["acc"], "mia": found_retrain["mia"],
                                        "config": metrics["config"], "split_sha256": metrics["split_sha256"]})
     if ulira_shadows:
-        scores, trained = shadow_scores(prep, ulira_shadows, lambda m, f, r: unlearn(m, f, r).model,
-                                        f"contrastive:{json.dumps(ucfg.to_dict(), sort_keys=True)}", seed=seed,
-                                        cache_dir=cache_dir)
+        scores, trained = shadow_scores(prep, ulira_shadows, lambda m, f, r: unlearn_fn(m, f, r).model,
+                                        f"{method}:{json.dumps(dataclasses.asdict(mcfg), sort_keys=True)}",
+                                        seed=seed, cache_dir=cache_dir)
         metrics["ulira"] = ulira_attack(scores, trained)
     write_run(out_dir, metrics, {"history.csv": rows_csv(result.history), "passes.csv": rows_csv(result.passes)}, ev)
     return metrics

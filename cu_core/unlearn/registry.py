@@ -1,0 +1,72 @@
+"""Every unlearning method under one interface, registered by name.
+
+    unlearn(name, model, forget, retain, val, config=None, *, task, num_classes) -> UnlearnResult
+
+`forget`, `retain` and `val` are `Part`s of the training array (val: the held-out validation split, for
+stopping rules and tuning). A method declares the tasks it supports; asking a class-only method for a sample
+task is a `ConfigError` before any work. No method modifies the caller's model.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..data import Part
+from ..errors import ConfigError, check_choice
+from .base import UnlearnResult
+from .contrastive import ContrastiveConfig, contrastive_unlearn
+
+MethodFn = Callable[..., UnlearnResult]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    tasks: tuple[str, ...]  # "class", "sample"
+    config: type  # a frozen dataclass with validated defaults
+    run: MethodFn  # run(model, forget, retain, val, config, *, task, num_classes) -> UnlearnResult
+    summary: str
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    if method.name in METHODS:
+        raise ValueError(f"method {method.name!r} is registered twice")
+    METHODS[method.name] = method
+    return method
+
+
+def method_config(name: str, **overrides: Any) -> Any:
+    """The method's config with `overrides` (validated)."""
+    check_choice("method", name, METHODS)
+    return METHODS[name].config(**overrides)
+
+
+def unlearn(name: str, model: torch.nn.Module, forget: Part, retain: Part, val: Part, config: Any = None, *,
+            task: str, num_classes: int) -> UnlearnResult:
+    """Run method `name`; `config` defaults to the method's defaults."""
+    check_choice("method", name, METHODS)
+    method = METHODS[name]
+    check_choice("task", task, ("class", "sample"))
+    if task not in method.tasks:
+        raise ConfigError("task", task, f"method {name!r} supports {', '.join(method.tasks)} tasks only")
+    config = method.config() if config is None else config
+    if not isinstance(config, method.config):
+        raise ConfigError("config", type(config).__name__, f"a {method.config.__name__} for method {name!r}")
+    return method.run(model, forget, retain, val, config, task=task, num_classes=num_classes)
+
+
+def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task, num_classes):
+    """Contrastive unlearning; its held-out set for Eq. 8/9 is `val` (the class task: its forgotten-class part)."""
+    heldout = val if task == "sample" else Part(val.data, val.indices[val.labels == forget.labels[0]], "val_forget")
+    return contrastive_unlearn(model, forget, retain, config=config, heldout=heldout, task=task,
+                               num_classes=num_classes)
+
+
+register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
+                "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9"))
