@@ -70,3 +70,15 @@ def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task,
 
 register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
                 "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9"))
+
+
+def _register_all(*modules: Any) -> None:
+    """Register the `METHODS` tuples (name, tasks, config, run, summary) of the method modules."""
+    for module in modules:
+        for name, tasks, config, run, summary in module.METHODS:
+            register(Method(name, tasks, config, run, summary))
+
+
+from . import gradient_methods  # noqa: E402  (the modules import nothing from this one)
+
+_register_all(gradient_methods)
