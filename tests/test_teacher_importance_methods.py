@@ -13,15 +13,22 @@ from cu_core.data import Part
 from cu_core.errors import ConfigError
 from cu_core.metrics import split_accuracies
 from cu_core.pipeline import prepare, train_reference
-from cu_core.unlearn.importance_methods import METHODS as IMPORTANCE, FisherConfig, SsdConfig, fisher, \
-    fisher_diagonal, ssd
-from cu_core.unlearn.teacher_methods import METHODS as TEACHER, BadTeacherConfig, ScrubConfig, random_init
+from cu_core.unlearn.importance_methods import METHODS as IMPORTANCE
+from cu_core.unlearn.importance_methods import (
+    FisherConfig,
+    SsdConfig,
+    fisher,
+    fisher_diagonal,
+    ssd,
+)
+from cu_core.unlearn.teacher_methods import METHODS as TEACHER
+from cu_core.unlearn.teacher_methods import BadTeacherConfig, ScrubConfig, random_init
 
 RUN = {name: (cfg, fn) for name, _, cfg, fn, _ in TEACHER + IMPORTANCE}
 # Settings that forget class 5 on digits. The public defaults are tuned for CIFAR-scale runs: on digits' ~180
 # forget images SCRUB's 5e-4 lr (18 max-steps) and Bad Teacher's 2 Adam steps of batch 256 barely move the model.
-TUNED = {"scrub": dict(lr=1e-2, forget_batch_size=16), "bad_teacher": dict(lr=1e-3, batch_size=64),
-         "ssd": {}, "fisher": dict(estimator="batch", alpha=1e-7)}
+TUNED = {"scrub": {"lr": 1e-2, "forget_batch_size": 16}, "bad_teacher": {"lr": 1e-3, "batch_size": 64},
+         "ssd": {}, "fisher": {"estimator": "batch", "alpha": 1e-7}}
 
 
 def _setup(cfg, root):
@@ -146,8 +153,8 @@ def test_per_sample_fisher_matches_a_loop(class_setup):
             F.cross_entropy(net(x)[0], torch.tensor([c])).backward()
             for n, p in net.named_parameters():
                 want[n] += probs[c] * p.grad.pow(2) / 3
-    for n in want:
-        torch.testing.assert_close(got[n], want[n], rtol=1e-3, atol=1e-10)  # float32 summation order
+    for n, value in want.items():
+        torch.testing.assert_close(got[n], value, rtol=1e-3, atol=1e-10)  # float32 summation order
 
 
 @pytest.mark.parametrize("cls, field, value", [

@@ -184,7 +184,7 @@ def bad_teacher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, c
         incompetent = frozen(random_init(model)).to(device)
         student = private_copy(model, device)
         optimizer = torch.optim.Adam(student.parameters(), lr=cfg.lr)
-        n_retain = int(round(cfg.retain_fraction * len(retain)))
+        n_retain = round(cfg.retain_fraction * len(retain))
         keep = torch.randperm(len(retain), generator=generator)[:n_retain].numpy()
         indices = torch.as_tensor(np.concatenate([forget.indices, retain.indices[keep]]), dtype=torch.long)
         is_forget = torch.cat([torch.ones(len(forget)), torch.zeros(n_retain)]).to(device)
@@ -209,7 +209,7 @@ def bad_teacher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, c
                 loss = step(student, optimizer, kl_to_student(logits, target, T), f"Bad Teacher, epoch {epoch}")
                 steps += 1
                 samples += len(pick)
-                history.append({"pass": epoch, "step": steps, "loss": loss, "forget_in_batch": int(flag.sum())})
+                history.append({"pass": epoch, "step": steps, "loss": loss, "forget_in_batch": int(flag.sum().item())})
         with clock("eval"):
             passes.append(epoch_record(student, forget, epoch, steps, cfg.amp))
     student.eval()
