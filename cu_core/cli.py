@@ -43,8 +43,11 @@ def _flags(command: str, method: str = "contrastive") -> dict[tuple[str, str], s
 
 
 def _sections(command: str, method: str = "contrastive") -> dict[str, type]:
-    """Config sections of a subcommand; `unlearn` adds the chosen method's config."""
-    return dict(RUN_SECTIONS, unlearn=METHODS[method].config) if command == "unlearn" else dict(RUN_SECTIONS)
+    """Config sections of a subcommand; `unlearn` adds the chosen method's config (Retrain has none of its own:
+    it uses the original model's recipe, the --train-* flags)."""
+    if command != "unlearn" or method == "retrain":
+        return dict(RUN_SECTIONS)
+    return dict(RUN_SECTIONS, unlearn=METHODS[method].config)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, command: str, method: str = "contrastive") -> None:

@@ -27,6 +27,7 @@ from .runtime import resolve_device
 from .train import TrainResult, train_model
 from .ulira import shadow_halves, shadow_scores, ulira_attack
 from .unlearn import METHODS, unlearn
+from .unlearn.retrain import RetrainConfig
 
 
 @dataclass
@@ -59,8 +60,8 @@ def prepare(cfg: RunConfig, *, cache_dir: str | Path | None = None) -> Prepared:
     device = resolve_device(cfg.train.device)
     identity = {"dataset": d.dataset, "source": train.source, "normalization": d.normalization,
                 "digits_size": d.digits_size if d.dataset == "digits" else None, "n_train": len(train)}
-    return Prepared(cfg, DeviceData(train, mean, std, device), DeviceData(test, mean, std, device), split,
-                    len(train.classes), train.display, identity, device)
+    return Prepared(cfg, DeviceData(train, mean, std, device, identity), DeviceData(test, mean, std, device, identity),
+                    split, len(train.classes), train.display, identity, device)
 
 
 def train_reference(prep: Prepared, *, retrain: bool, cache_dir: str | Path | None = None) -> TrainResult:
@@ -167,6 +168,8 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
     """
     check_out_dir(out_dir)
     check_choice("method", method, METHODS)
+    if method == "retrain":  # Retrain uses exactly the original model's recipe (and shares its cache)
+        mcfg = RetrainConfig(**dataclasses.asdict(cfg.train), cache_dir=None if cache_dir is None else str(cache_dir))
     mcfg = METHODS[method].config() if mcfg is None else mcfg
     if cfg.split.task not in METHODS[method].tasks:
         raise ConfigError("task", cfg.split.task, f"method {method!r} supports {', '.join(METHODS[method].tasks)} "

@@ -61,3 +61,27 @@ def test_every_method_declares_tasks_and_a_default_config():
         assert method.name == name and set(method.tasks) <= {"class", "sample"} and method.tasks
         assert dataclasses.is_dataclass(method.config()) and method.summary
     assert np.all([name in METHODS for name in ("contrastive",)])
+
+
+def test_retrain_method_is_the_cached_reference(digits_runs, tmp_path):
+    from cu_core.config import RunConfig
+    from cu_core.pipeline import run_unlearning
+
+    cfg = RunConfig.from_dict({"train": {"progress": False}})
+    metrics = run_unlearning(cfg, method="retrain", out_dir=tmp_path / "r", cache_dir=digits_runs["root"] / "cache")
+    assert metrics["acc"] == digits_runs["retrain"]["acc"]  # the same weights, loaded from the shared cache
+    assert metrics["gap"]["avg_gap"] == 0.0 and metrics["stop_reason"] == "retrained"
+    assert metrics["unlearn_config"]["epochs"] == cfg.train.epochs
+
+
+def test_retrain_through_the_registry_trains_from_scratch(parts, tmp_path):
+    from cu_core.unlearn.retrain import RetrainConfig
+
+    model, forget, retain, val = parts
+    result = unlearn("retrain", model, forget, retain, val, RetrainConfig(epochs=3, progress=False,
+                                                                          cache_dir=str(tmp_path)),
+                     task="class", num_classes=10)
+    assert result.steps == 3 * int(np.ceil(len(retain) / 64)) and len(result.history) == 3
+    from cu_core.metrics import accuracy
+
+    assert accuracy(result.model, forget.data, forget.indices) == 0.0  # never saw the forgotten class

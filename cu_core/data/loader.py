@@ -27,7 +27,7 @@ class DeviceData:
     """Images (N, C, H, W) uint8 and labels (N,) int64 on `device`, with normalisation constants."""
 
     def __init__(self, dataset: ArrayDataset, mean: Sequence[float], std: Sequence[float],
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", identity: dict | None = None) -> None:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.ascontiguousarray(dataset.images)).to(self.device)
         self.labels = torch.from_numpy(np.asarray(dataset.labels, dtype=np.int64)).to(self.device)
@@ -40,6 +40,7 @@ class DeviceData:
         self._scale = 1.0 / (255.0 * std_t)
         self._shift = -mean_t / std_t
         self.display = dataset.display
+        self.identity = identity or {"dataset": dataset.name, "source": dataset.source}  # for checkpoint keys
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -90,7 +90,10 @@ def build_model(
     _check_min("image_size", image_size, 1)
     backbone = MODELS[name](in_channels=in_channels, image_size=image_size)
     h = make_head(head, backbone.out_dim, num_classes, proj_dim=proj_dim, embedding=embedding)
-    return UnlearningNet(backbone, h, num_classes=num_classes, head_name=head, embedding=embedding)
+    net = UnlearningNet(backbone, h, num_classes=num_classes, head_name=head, embedding=embedding)
+    net.spec = {"name": name, "num_classes": num_classes, "in_channels": in_channels, "image_size": image_size,
+                "head": head, "embedding": embedding, "proj_dim": proj_dim}  # how to build it again
+    return net
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

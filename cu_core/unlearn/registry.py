@@ -79,6 +79,6 @@ def _register_all(*modules: Any) -> None:
             register(Method(name, tasks, config, run, summary))
 
 
-from . import gradient_methods, importance_methods, teacher_methods  # noqa: E402  (they do not import this one)
+from . import gradient_methods, importance_methods, retrain, teacher_methods  # noqa: E402  (no import of this one)
 
-_register_all(gradient_methods, teacher_methods, importance_methods)
+_register_all(retrain, gradient_methods, teacher_methods, importance_methods)

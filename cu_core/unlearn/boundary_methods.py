@@ -1,0 +1,218 @@
+"""Class-wise baselines (evaluation.md §2.8, §2.9, §2.11): Boundary Shrink, Boundary Expanding and UNSIR.
+Each trains a private copy for a fixed number of passes (`stop_reason="fixed_passes"`) and refuses
+task="sample": the recipes need one forgotten class (BS/BE: mirror issue #1; UNSIR: noise per class).
+
+* Boundary Shrink (Chen et al. 2023): a frozen copy of the original model takes one FGSM step of size
+  `bound` in L∞ on the *normalised* input (the mirror code's space; no clamp to the pixel range; the SalUn
+  port works in [0, 1] pixels instead), and its argmax on the perturbed image is the new label (the true
+  label when the attack fails); the copy is fine-tuned with CE on (clean x, new label). The mirror's
+  PGD, curvature and distance re-weighting options are not implemented.
+* Boundary Expanding: the classifier (the last Linear of `model.head`) is widened by one shadow output
+  (C original rows kept, new row freshly initialised), all parameters are fine-tuned on the forget set
+  labelled as the shadow class, then the first C rows are copied into a C-way Linear (the SalUn port
+  never prunes, §4), so the returned model has C outputs.
+* UNSIR (Tarun et al. 2023): per forgotten class c, a noise batch N (`noise_batch` images) minimising
+  −CE(f(N), c) + λ·mean_i‖N_i‖² on a frozen copy (Adam); the whole batch is kept, labelled c (the notebooks
+  kept 3 images and labelled all noise class 0, §4); impair = CE over noise ∪ retain subset, then repair =
+  CE over the retain subset (Adam each, reset per phase). Passes: one row after each impair/repair epoch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..config import setting
+from ..data import Part
+from ..errors import ConfigError, check_float, check_int
+from ..runtime import autocast, seed_everything
+from .base import UnlearnResult
+from .common import Clock, check_common, cross_entropy, epoch_record, private_copy, sgd, step
+from .teacher_methods import frozen
+
+Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields)
+
+
+@dataclass(frozen=True)
+class BoundaryShrinkConfig:
+    epochs: int = setting(10, "passes over the forget set (Boundary-Unlearning mirror code: 10)")
+    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)")
+    momentum: float = setting(0.9, "SGD momentum (mirror code)")
+    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
+    batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    bound: float = setting(0.1, "FGSM step, L∞ on the normalised input (mirror code: 0.1)")
+    seed: int = setting(0, "batch order and random draws")
+    amp: bool = setting(True, "bf16 autocast on CUDA")
+    progress: bool = setting(True, "tqdm progress bar over epochs")
+
+    def __post_init__(self) -> None:
+        check_common(self)
+        if hasattr(self, "bound"):
+            check_float("bound", self.bound, 0.0, low_open=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BoundaryExpandingConfig:
+    epochs: int = setting(10, "passes over the forget set (mirror code: 10)")
+    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)")
+    momentum: float = setting(0.9, "SGD momentum (mirror code)")
+    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
+    batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    seed: int = setting(0, "batch order and the shadow row's initialisation")
+    amp: bool = setting(True, "bf16 autocast on CUDA")
+    progress: bool = setting(True, "tqdm progress bar over epochs")
+
+    __post_init__ = BoundaryShrinkConfig.__post_init__
+    to_dict = BoundaryShrinkConfig.to_dict
+
+
+@dataclass(frozen=True)
+class UnsirConfig:
+    noise_steps: int = setting(40, "Adam steps on the noise (Fast-Machine-Unlearning: 5 epochs × 8 steps)")
+    noise_batch: int = setting(256, "noise images per forgotten class (both UNSIR notebooks: 256)")
+    noise_lr: float = setting(0.1, "Adam lr for the noise (notebooks: 0.1)")
+    noise_lambda: float = setting(0.1, "λ of −CE(f(N), c) + λ·mean‖N‖² (notebooks: 0.1)")
+    retain_per_class: int = setting(1000, "retain subset: at most this many per class, seeded random "
+                                          "(Fast-Machine-Unlearning: 1000; bad-teaching: 500)")
+    impair_lr: float = setting(0.02, "Adam lr of the impair epoch (Fast-Machine-Unlearning: 0.02)")
+    repair_lr: float = setting(0.01, "Adam lr of the repair epoch (Fast-Machine-Unlearning: 0.01)")
+    impair_epochs: int = setting(1, "impair epochs over noise ∪ retain subset (notebooks: 1)")
+    repair_epochs: int = setting(1, "repair epochs over the retain subset (notebooks: 1)")
+    batch_size: int = setting(256, "batch size (notebooks: 256)")
+    seed: int = setting(0, "noise initialisation, subset and batch order")
+    amp: bool = setting(True, "bf16 autocast on CUDA")
+    progress: bool = setting(True, "tqdm progress bar over epochs")
+
+    def __post_init__(self) -> None:
+        check_common(self)
+        for name in ("noise_batch", "retain_per_class", "impair_epochs"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("noise_steps", "repair_epochs"):
+            check_int(name, getattr(self, name), 0)
+        for name in ("noise_lr", "impair_lr", "repair_lr"):
+            check_float(name, getattr(self, name), 0.0, low_open=True)
+        check_float("noise_lambda", self.noise_lambda, 0.0)
+
+    to_dict = BoundaryShrinkConfig.to_dict
+
+
+class _Run:
+    """Shared bookkeeping: a private copy, the clock, per-step history and per-epoch forget accuracy."""
+
+    def __init__(self, name: str, model: nn.Module, forget: Part, retain: Part, cfg: Any, task: str) -> None:
+        if task != "class":
+            raise ConfigError("task", task, f"'class' ({name} forgets whole classes)")
+        for part_name, part in (("forget", forget), ("retain", retain)):
+            if len(part) == 0:
+                raise ConfigError(part_name, 0, f"a non-empty {part_name} set")
+        self.name, self.forget, self.cfg = name, forget, cfg
+        self.generator = seed_everything(cfg.seed)
+        self.original, self.model = model, private_copy(model, forget.data.device)
+        self.clock, self.history, self.passes, self.steps, self.samples = Clock(), [], [], 0, 0
+
+    def fit(self, optimizer: torch.optim.Optimizer, epochs: int, epoch_steps: Callable[[int], Steps],
+            phase: str = "") -> None:
+        for epoch in tqdm(range(1, epochs + 1), desc=f"{self.name} {phase}".strip(), unit="epoch",
+                          disable=not self.cfg.progress):
+            with self.clock("unlearn"):
+                self.model.train()
+                for n, loss, extra in epoch_steps(epoch):
+                    value = step(self.model, optimizer, loss, f"{self.name} {phase} epoch {epoch} step {self.steps + 1}")
+                    self.steps, self.samples = self.steps + 1, self.samples + n
+                    self.history.append({"pass": len(self.passes) + 1, "step": self.steps, "loss": value,
+                                         **({"phase": phase} if phase else {}), **extra})
+            with self.clock("eval"):
+                self.passes.append(epoch_record(self.model, self.forget, len(self.passes) + 1, self.steps,
+                                                self.cfg.amp))
+
+    def result(self) -> UnlearnResult:
+        self.model.eval()
+        return UnlearnResult(self.model, self.history, self.passes, "fixed_passes", self.steps, self.clock.seconds,
+                             self.samples)
+
+
+def fgsm_labels(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float, amp: bool) -> torch.Tensor:
+    """Boundary Shrink's nearest wrong class: `teacher`'s argmax on x + bound·sign(∇ₓCE), one FGSM step."""
+    x_adv = x.detach().clone().requires_grad_(True)
+    loss = cross_entropy(teacher, x_adv, y, amp)
+    (grad,) = torch.autograd.grad(loss, x_adv)
+    with torch.no_grad(), autocast(x.device, amp):
+        return teacher(x + bound * grad.sign())[0].argmax(1)
+
+
+def boundary_shrink(model, forget: Part, retain: Part, val: Part, config: BoundaryShrinkConfig, *, task: str,
+                    num_classes: int) -> UnlearnResult:
+    """BS (§2.8): CE on (clean forget x, the original model's label for its FGSM neighbour)."""
+    run, cfg = _Run("boundary_shrink", model, forget, retain, config, task), config
+    teacher = frozen(model).to(forget.data.device)
+
+    def steps(epoch: int) -> Steps:
+        for x, y in forget.batches(cfg.batch_size, shuffle=True, generator=run.generator):
+            target = fgsm_labels(teacher, x, y, cfg.bound, cfg.amp)
+            extra = {"flipped": float((target != y).float().mean())}  # fraction of successful attacks
+            yield len(y), cross_entropy(run.model, x, target, cfg.amp), extra
+    run.fit(sgd(run.model, cfg.lr, cfg.momentum, cfg.weight_decay), cfg.epochs, steps)
+    run.samples += cfg.epochs * len(forget)  # the attack's forward + backward on the frozen copy
+    return run.result()
+
+
+def classifier_slot(model: nn.Module) -> tuple[nn.Module, str, nn.Linear]:
+    """(parent, attribute, Linear) of the classifier: the last Linear in `model.head` (both head kinds)."""
+    found = None
+    for name, module in model.head.named_modules():
+        if isinstance(module, nn.Linear):
+            found = name
+    if found is None:
+        raise ConfigError("model", type(model).__name__, "a model whose head contains a Linear classifier")
+    parent_name, _, attr = found.rpartition(".")
+    parent = model.head.get_submodule(parent_name) if parent_name else model.head
+    return parent, attr, getattr(parent, attr)
+
+
+@torch.no_grad()
+def resized_linear(layer: nn.Linear, out_features: int) -> nn.Linear:
+    """A Linear with `out_features` outputs whose first min(C, out) rows copy `layer` (others: fresh init)."""
+    new = nn.Linear(layer.in_features, out_features, bias=layer.bias is not None).to(layer.weight.device)
+    keep = min(out_features, layer.out_features)
+    new.weight[:keep] = layer.weight[:keep]
+    if layer.bias is not None:
+        new.bias[:keep] = layer.bias[:keep]
+    return new
+
+
+def boundary_expanding(model, forget: Part, retain: Part, val: Part, config: BoundaryExpandingConfig, *,
+                       task: str, num_classes: int) -> UnlearnResult:
+    """BE (§2.9): widen to C+1 outputs, CE(forget, shadow class), prune back to the first C rows."""
+    run, cfg = _Run("boundary_expanding", model, forget, retain, config, task), config
+    parent, attr, layer = classifier_slot(run.model)
+    if layer.out_features != num_classes:
+        raise ConfigError("num_classes", num_classes, f"the classifier's {layer.out_features} outputs")
+    with run.clock("unlearn"):
+        setattr(parent, attr, resized_linear(layer, num_classes + 1))
+
+    def steps(epoch: int) -> Steps:
+        for x, y in forget.batches(cfg.batch_size, shuffle=True, generator=run.generator):
+            yield len(y), cross_entropy(run.model, x, torch.full_like(y, num_classes), cfg.amp), {}
+    optimizer = sgd(run.model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    original_forward = run.model.forward  # per-epoch records: argmax over the C real classes only
+
+    def pruned_view(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, z = original_forward(x)
+        return (logits[:, :num_classes] if not run.model.training else logits), z
+    run.model.forward = pruned_view
+    try:
+        run.fit(optimizer, cfg.epochs, steps)
+    finally:
+        del run.model.forward
+    with run.clock("unlearn"):
+        setattr(parent, attr, resized_linear(getattr(parent, attr), num_classes))
+    return run.result()
