@@ -31,3 +31,10 @@ def test_readme_quick_start_has_the_two_commands():
     assert commands == ["make book", "make test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_readme_lists_every_method():
+    from cu_core.unlearn import METHODS
+
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"| `{name}` |" in readme for name in METHODS)

@@ -22,20 +22,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_float, check_int
+from ..errors import ConfigError, check_bool, check_float, check_int
 from ..runtime import autocast, seed_everything
 from .base import UnlearnResult
-from .common import Clock, check_common, cross_entropy, epoch_record, private_copy, sgd, step
+from .common import (
+    Clock,
+    check_common,
+    cross_entropy,
+    epoch_record,
+    private_copy,
+    sgd,
+    step,
+)
 from .teacher_methods import frozen
 
+BN_HELP = ("BatchNorm in train mode, re-estimating its statistics on forget-only batches (mirror code); "
+           "False: eval-mode BatchNorm, so only the gradient acts")
 Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields)
 
 
@@ -46,6 +54,7 @@ class BoundaryShrinkConfig:
     momentum: float = setting(0.9, "SGD momentum (mirror code)")
     weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
     batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    bn_stats: bool = setting(True, BN_HELP)
     bound: float = setting(0.1, "FGSM step, L∞ on the normalised input (mirror code: 0.1)")
     seed: int = setting(0, "batch order and random draws")
     amp: bool = setting(True, "bf16 autocast on CUDA")
@@ -55,6 +64,8 @@ class BoundaryShrinkConfig:
         check_common(self)
         if hasattr(self, "bound"):
             check_float("bound", self.bound, 0.0, low_open=True)
+        if hasattr(self, "bn_stats"):
+            check_bool("bn_stats", self.bn_stats)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +78,7 @@ class BoundaryExpandingConfig:
     momentum: float = setting(0.9, "SGD momentum (mirror code)")
     weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
     batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    bn_stats: bool = setting(True, BN_HELP)
     seed: int = setting(0, "batch order and the shadow row's initialisation")
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar over epochs")
@@ -125,6 +137,10 @@ class _Run:
                           disable=not self.cfg.progress):
             with self.clock("unlearn"):
                 self.model.train()
+                if not getattr(self.cfg, "bn_stats", True):
+                    for m in self.model.modules():
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                            m.eval()
                 for n, loss, extra in epoch_steps(epoch):
                     value = step(self.model, optimizer, loss, f"{self.name} {phase} epoch {epoch} step {self.steps + 1}")
                     self.steps, self.samples = self.steps + 1, self.samples + n
@@ -216,3 +232,20 @@ def boundary_expanding(model, forget: Part, retain: Part, val: Part, config: Bou
     with run.clock("unlearn"):
         setattr(parent, attr, resized_linear(getattr(parent, attr), num_classes))
     return run.result()
+
+
+def unsir(model, forget: Part, retain: Part, val: Part, config: UnsirConfig, *, task: str,
+          num_classes: int) -> UnlearnResult:
+    """UNSIR (§2.11): error-maximising noise per forgotten class, impair, repair (code in unsir.py)."""
+    from .unsir import impair_repair  # imported here: unsir.py builds on this module
+    return impair_repair(model, forget, retain, val, config, task=task, num_classes=num_classes)
+
+
+CLASS = ("class",)
+METHODS = (  # (name, tasks, config class, function, summary), for cu_core.unlearn.registry
+    ("boundary_shrink", CLASS, BoundaryShrinkConfig, boundary_shrink,
+     "Boundary Shrink (BS): CE on forget x labelled by the original model's FGSM-nearest class"),
+    ("boundary_expanding", CLASS, BoundaryExpandingConfig, boundary_expanding,
+     "Boundary Expanding (BE): train forget x as a shadow class, then prune the shadow output"),
+    ("unsir", CLASS, UnsirConfig, unsir, "UNSIR: error-maximising noise impair epoch, retain repair epoch"),
+)

@@ -79,6 +79,7 @@ def _register_all(*modules: Any) -> None:
             register(Method(name, tasks, config, run, summary))
 
 
-from . import gradient_methods, importance_methods, retrain, teacher_methods  # noqa: E402  (no import of this one)
+from . import (boundary_methods, gradient_methods, importance_methods, retrain,  # noqa: E402  (none imports
+               teacher_methods)  # this module)
 
-_register_all(retrain, gradient_methods, teacher_methods, importance_methods)
+_register_all(retrain, gradient_methods, teacher_methods, importance_methods, boundary_methods)
