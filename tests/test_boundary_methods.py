@@ -9,7 +9,6 @@ import torch
 from cu_core.data import Part
 from cu_core.errors import ConfigError
 from cu_core.metrics import split_accuracies
-from cu_core.pipeline import prepare, train_reference
 from cu_core.unlearn import boundary_methods as bm
 
 METHODS = {name: (config, fn) for name, _, config, fn, _ in bm.METHODS}
@@ -34,12 +33,6 @@ def _parts(prep):
 def _run(name, prep, model, task="class", **kwargs):
     config, fn = METHODS[name]
     return fn(model, *_parts(prep), config(progress=False, **kwargs), task=task, num_classes=prep.num_classes)
-
-
-@pytest.fixture(scope="module")
-def class_setup(digits_runs):
-    prep = prepare(digits_runs["cfg"])
-    return prep, train_reference(prep, retrain=False, cache_dir=digits_runs["root"] / "cache")
 
 
 @pytest.fixture(scope="module")

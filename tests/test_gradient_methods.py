@@ -46,12 +46,6 @@ def _run(name, prep, model, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def class_setup(digits_runs):
-    prep = prepare(digits_runs["cfg"])
-    return prep, train_reference(prep, retrain=False, cache_dir=digits_runs["root"] / "cache")
-
-
-@pytest.fixture(scope="module")
 def class_results(class_setup):
     prep, original = class_setup
     before = {k: v.clone() for k, v in original.model.state_dict().items()}
