@@ -21,7 +21,8 @@ import torch
 from .attacks import run_attacks
 from .diagnostics import linear_probe
 from .metrics import Evaluation, evaluate
-from .results import to_jsonable, write_run_dir
+from . import paths
+from .results import atomic_write_json, to_jsonable, write_run_dir
 from .schema import validate_metrics
 
 
@@ -34,6 +35,29 @@ def assess(model: torch.nn.Module, prep, *, seed: int = 0) -> tuple[Evaluation, 
     found = {"acc": ev.accuracies(), "mia": run_attacks(ev, seed=seed),
              "probe": linear_probe(ev, forget_class, seed=seed)}
     return ev, found, time.perf_counter() - start
+
+
+#: Bump when an attack, the probe or the evaluation changes, so cached assessments are recomputed.
+ASSESS_VERSION = 1
+
+
+def assess_reference(result, prep, *, seed: int, cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """`assess` for a cached reference model (original or retrained), itself cached beside the checkpoint.
+
+    Every unlearning run reports the original's and Retrain's values; the cache spares a grid of runs from
+    re-evaluating (and re-fitting the attacks on) the same two models again and again. The key is the
+    checkpoint, the split, the seed and `ASSESS_VERSION`.
+    """
+    key = f"{Path(result.checkpoint).stem}-{prep.split.sha256[:16]}-s{seed}-v{ASSESS_VERSION}.json"
+    path = paths.cache_dir(cache_dir) / "assess" / key
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:  # a damaged cache entry is recomputed
+            pass
+    found = to_jsonable(assess(result.model, prep, seed=seed)[1])
+    atomic_write_json(path, found)
+    return found
 
 
 def training_cost(n_examples: int, epochs: int, batch_size: int) -> dict[str, int]:

@@ -17,7 +17,7 @@ import torch
 
 
 from . import paths
-from .assess import assess, training_cost, write_run
+from .assess import assess, assess_reference, training_cost, write_run
 from .config import RunConfig
 from .data import ArrayDataset, DeviceData, Part, Split, load_dataset, make_split, normalization_stats
 from .errors import ConfigError, check_choice, check_int
@@ -191,8 +191,8 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
                         Part(prep.train, split.retain, "retain"))
     seed = cfg.split.seed
     ev, found, eval_seconds = assess(result.model, prep, seed=seed)
-    _, found_original, _ = assess(original.model, prep, seed=seed)
-    _, found_retrain, _ = assess(retrained.model, prep, seed=seed)
+    found_original = assess_reference(original, prep, seed=seed, cache_dir=cache_dir)
+    found_retrain = assess_reference(retrained, prep, seed=seed, cache_dir=cache_dir)
     metrics = {
         "kind": "unlearn",
         "method": method,

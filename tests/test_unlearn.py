@@ -160,3 +160,18 @@ def test_unlearn_run_reports_attacks_gap_probe_and_cost(digits_runs, tmp_path):
     with pytest.raises(ConfigError, match="ulira_shadows"):
         run_unlearning(cfg, ContrastiveConfig(progress=False), ulira_shadows=5, out_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_reference_assessments_are_cached(digits_runs, tmp_path, monkeypatch):
+    import cu_core.assess as assess_module
+
+    cfg = RunConfig.from_dict({"train": {"progress": False}})
+    ucfg = ContrastiveConfig(progress=False, max_passes=1, stop_rule="fixed")
+    first = run_unlearning(cfg, ucfg, cache_dir=digits_runs["root"] / "cache")
+    calls = []
+    real = assess_module.assess
+    monkeypatch.setattr(assess_module, "assess", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr("cu_core.pipeline.assess", assess_module.assess)
+    second = run_unlearning(cfg, ucfg, cache_dir=digits_runs["root"] / "cache")
+    assert len(calls) == 1  # only the unlearned model is assessed again
+    assert second["mia_retrain"] == first["mia_retrain"] and second["acc_original"] == first["acc_original"]
