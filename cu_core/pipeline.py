@@ -27,6 +27,7 @@ from .runtime import resolve_device
 from .train import TrainResult, train_model
 from .ulira import shadow_halves, shadow_scores, ulira_attack
 from .unlearn import METHODS, unlearn
+from .unlearn.contrastive import stopping_set
 from .unlearn.retrain import RetrainConfig
 
 
@@ -42,6 +43,14 @@ class Prepared:
     display: str  # dataset name for tables and figures, e.g. "CIFAR-10 (JPEG copy)"
     identity: dict[str, Any]
     device: torch.device
+
+    def parts(self, stop_rule: str | None = None) -> tuple[Part, Part, Part]:
+        """(forget, retain, held-out) sets for an unlearning method. Held-out is the validation split, or
+        the whole test set for CU's paper rule (`stop_rule="test"`)."""
+        split = self.split
+        heldout = (Part(self.test, np.arange(len(self.test)), "test") if stop_rule == "test"
+                   else Part(self.train, split.val, "val"))
+        return Part(self.train, split.forget, "forget"), Part(self.train, split.retain, "retain"), heldout
 
 
 def prepare(cfg: RunConfig, *, cache_dir: str | Path | None = None) -> Prepared:
@@ -141,15 +150,9 @@ def _display_path(path: Path) -> str:
 
 
 def heldout_part(prep: Prepared, stop_rule: str) -> Part:
-    """What the stopping rule evaluates besides the forget set (Eq. 8/9).
-
-    Validation split by default; the test set for the paper's rule (`stop_rule="test"`). Class task: the
-    held-out images of the forgotten class; sample task: the whole held-out split.
-    """
-    split = prep.split
-    if stop_rule == "test":
-        return Part(prep.test, split.test_forget if split.task == "class" else np.arange(len(prep.test)), "test")
-    return Part(prep.train, split.val_forget if split.task == "class" else split.val, "val")
+    """What CU's stopping rule evaluates besides the forget set (Eq. 8/9), from `Prepared.parts`."""
+    forget, _, heldout = prep.parts(stop_rule)
+    return stopping_set(heldout, forget, prep.split.task)
 
 
 def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrastive",
@@ -181,14 +184,12 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
     original = train_reference(prep, retrain=False, cache_dir=cache_dir)
     retrained = train_reference(prep, retrain=True, cache_dir=cache_dir)
     split = prep.split
-    stop_on_test = getattr(mcfg, "stop_rule", None) == "test"  # CU's paper variant checks Eq. 8/9 on test
-    val = Part(prep.test, np.arange(len(prep.test)), "test") if stop_on_test else Part(prep.train, split.val, "val")
+    forget_all, retain_all, val = prep.parts(getattr(mcfg, "stop_rule", None))  # CU's paper rule: test
 
     def unlearn_fn(model: torch.nn.Module, forget: Part, retain: Part):
         return unlearn(method, model, forget, retain, val, mcfg, task=split.task, num_classes=prep.num_classes)
 
-    result = unlearn_fn(original.model, Part(prep.train, split.forget, "forget"),
-                        Part(prep.train, split.retain, "retain"))
+    result = unlearn_fn(original.model, forget_all, retain_all)
     seed = cfg.split.seed
     ev, found, eval_seconds = assess(result.model, prep, seed=seed)
     found_original = assess_reference(original, prep, seed=seed, cache_dir=cache_dir)

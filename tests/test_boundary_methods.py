@@ -6,7 +6,6 @@ import math
 import pytest
 import torch
 
-from cu_core.data import Part
 from cu_core.errors import ConfigError
 from cu_core.metrics import split_accuracies
 from cu_core.unlearn import boundary_methods as bm
@@ -25,14 +24,10 @@ CLASS_SETTINGS = {
 }
 
 
-def _parts(prep):
-    split = prep.split
-    return Part(prep.train, split.forget), Part(prep.train, split.retain), Part(prep.train, split.val)
-
-
 def _run(name, prep, model, task="class", **kwargs):
+    """The method's own function (so its task check is exercised too) on the run's (forget, retain, val) sets."""
     config, fn = METHODS[name]
-    return fn(model, *_parts(prep), config(progress=False, **kwargs), task=task, num_classes=prep.num_classes)
+    return fn(model, *prep.parts(), config(progress=False, **kwargs), task=task, num_classes=prep.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ def test_boundary_expanding_is_pruned_to_c_outputs(class_setup, class_results):
     *_, layer = bm.classifier_slot(model)
     *_, before = bm.classifier_slot(original.model)
     assert layer.out_features == prep.num_classes == 10
-    x, _ = _parts(prep)[0].take(0, 4)
+    x, _ = prep.parts()[0].take(0, 4)
     assert model(x)[0].shape == (4, 10)
     assert not torch.equal(layer.weight, before.weight)  # the pruned rows are the trained ones
     wide = bm.resized_linear(before, 11)

@@ -15,6 +15,7 @@ from cu_core.errors import ConfigError
 from cu_core.metrics import split_accuracies
 from cu_core.pipeline import prepare, train_reference
 from cu_core.unlearn import gradient_methods as gm
+from cu_core.unlearn import method_config, unlearn
 
 METHODS = {name: (config, fn) for name, _, config, fn, _ in gm.METHODS}
 
@@ -34,15 +35,10 @@ CLASS_SETTINGS = {
 WEAK = {"finetune": 0.9, "l1_sparse": 0.9}
 
 
-def _parts(prep):
-    split = prep.split
-    return Part(prep.train, split.forget), Part(prep.train, split.retain), Part(prep.train, split.val)
-
-
 def _run(name, prep, model, **kwargs):
-    config, fn = METHODS[name]
-    return fn(model, *_parts(prep), config(progress=False, **kwargs), task=prep.split.task,
-              num_classes=prep.num_classes)
+    """The method through the registry, on the run's (forget, retain, val) sets."""
+    return unlearn(name, model, *prep.parts(), method_config(name, progress=False, **kwargs), task=prep.split.task,
+                   num_classes=prep.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +101,7 @@ def test_sample_task_completes(digits_runs):
 
 
 def _mask_check(prep, model, legacy):
-    forget = _parts(prep)[0]
+    forget = prep.parts()[0]
     mask = gm.saliency_mask(copy.deepcopy(model), forget, 0.5, 64, amp=True)
     result = _run("salun", prep, model, batch_size=64, epochs=2, legacy_grad_mask=legacy)
     pairs = list(zip(model.parameters(), result.model.parameters(), mask))
@@ -155,7 +151,7 @@ def test_bad_config(config, kwargs, parameter):
 
 def test_empty_sets_are_refused(class_setup):
     prep, original = class_setup
-    _, retain, val = _parts(prep)
+    _, retain, val = prep.parts()
     empty = Part(prep.train, np.array([], dtype=np.int64))
     for config, fn in METHODS.values():
         with pytest.raises(ConfigError, match="forget"):

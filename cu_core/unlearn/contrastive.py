@@ -90,6 +90,14 @@ class ContrastiveConfig:
         return asdict(self)
 
 
+def stopping_set(heldout: Part, forget: Part, task: str) -> Part:
+    """What Eq. 8/9 evaluates besides the forget set: for a class task the held-out images of the forgotten
+    class (Eq. 8), for a sample task the whole held-out set (Eq. 9)."""
+    if task == "sample":
+        return heldout
+    return Part(heldout.data, heldout.indices[heldout.labels == forget.labels[0]], f"{heldout.name}_forget")
+
+
 def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, config: ContrastiveConfig,
                         heldout: Part, task: str, num_classes: int) -> UnlearnResult:
     """Algorithm 1 on a copy of `model`.

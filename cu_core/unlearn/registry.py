@@ -17,7 +17,7 @@ import torch
 from ..data import Part
 from ..errors import ConfigError, check_choice
 from .base import UnlearnResult
-from .contrastive import ContrastiveConfig, contrastive_unlearn
+from .contrastive import ContrastiveConfig, contrastive_unlearn, stopping_set
 
 MethodFn = Callable[..., UnlearnResult]
 
@@ -63,9 +63,8 @@ def unlearn(name: str, model: torch.nn.Module, forget: Part, retain: Part, val: 
 
 def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task, num_classes):
     """Contrastive unlearning; its held-out set for Eq. 8/9 is `val` (the class task: its forgotten-class part)."""
-    heldout = val if task == "sample" else Part(val.data, val.indices[val.labels == forget.labels[0]], "val_forget")
-    return contrastive_unlearn(model, forget, retain, config=config, heldout=heldout, task=task,
-                               num_classes=num_classes)
+    return contrastive_unlearn(model, forget, retain, config=config, heldout=stopping_set(val, forget, task),
+                               task=task, num_classes=num_classes)
 
 
 register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
