@@ -134,12 +134,69 @@ def _method_of(argv: Sequence[str]) -> str:
     return name if name in METHODS else "contrastive"
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    return parser
+
+
+def _unknown_message(unknown: list[str], argv: list[str], sub: argparse.ArgumentParser, command: str,
+                     method: str) -> str:
+    """Name the unrecognised flags and what is allowed: the closest flags, the methods that take a flag of
+    another method, how to negate a switch (switches take no value)."""
+    import difflib
+
+    options = {opt: action for action in sub._actions for opt in action.option_strings}
+    help_hint = f"`python -m cu_core {command}{f' --method {method}' if command == 'unlearn' else ''} --help` " \
+                "lists the allowed flags"
+    first = unknown[0]
+    if not first.startswith("-"):  # a stray value, e.g. after a switch: --augment yes
+        before = argv[argv.index(first) - 1] if first in argv and argv.index(first) > 0 else None
+        action = options.get(before)
+        if isinstance(action, argparse.BooleanOptionalAction):
+            name = action.option_strings[0]
+            return (f"argument {name}: a switch takes no value (got {first!r}): use {name} or "
+                    f"{action.option_strings[1]}")
+        return f"unrecognized arguments: {' '.join(unknown)} (a value without a flag); {help_hint}"
+    flag = first.split("=", 1)[0]
+    hints = []
+    close = difflib.get_close_matches(flag, list(options), n=3, cutoff=0.75)
+    close += [o for o in options if o.lower() == flag.lower() and o not in close]
+    if close:
+        hints.append("did you mean " + " or ".join(close) + "?")
+    if command == "unlearn":
+        owners = [m for m in sorted(METHODS)
+                  if m != method and flag in {f"--{f}" for f in _flags("unlearn", m).values()}]
+        if owners:
+            hints.append(f"{flag} is a flag of method {', '.join(owners)}, not of {method!r}")
+    return f"unrecognized arguments: {' '.join(unknown)}" + (f" ({'; '.join(hints)})" if hints else "") + \
+        f"; {help_hint}"
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Checks of the flags that are not config fields, before any work."""
+    from .results import check_run_dir
+
+    if args.command in ("train", "unlearn"):
+        check_run_dir(args.out)
+    if args.command == "unlearn" and args.ulira_shadows and (args.ulira_shadows < 8 or args.ulira_shadows % 2):
+        raise ConfigError("ulira_shadows", args.ulira_shadows, "0 (off) or an even integer >= 8 (shadows come in "
+                          "complementary pairs)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(_method_of(argv)).parse_args(argv)
+    method = _method_of(argv)
+    parser = build_parser(method)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        sub = _subparser(parser, args.command)
+        sub.error(_unknown_message(unknown, argv, sub, args.command, method))
     from . import pipeline
 
     try:
+        _check_args(args)
         cfg, ucfg = configs_from_args(args)
         if args.command == "train":
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
@@ -156,4 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:  # a diverging run: the message names the pass/epoch and step
+        print(f"error: the run diverged: {err}. Lower the learning rate or check the data; nothing was written.",
+              file=sys.stderr)
+        return 3
     return 0

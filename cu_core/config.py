@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        for name, kind in _SECTIONS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(name, getattr(self, name), f"a {kind.__name__}")
         info = DATASETS[self.data.dataset]
         if self.split.task == "class":
             check_int("forget_class", self.split.forget_class, 0, info.num_classes - 1)
@@ -153,17 +157,26 @@ class RunConfig:
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> RunConfig:
         """Inverse of `to_dict`; unknown keys are an error naming them."""
-        parts = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
+        parts = _SECTIONS
+        if not isinstance(payload, Mapping):
+            raise ConfigError("config", payload, f"a mapping of sections {sorted(parts)}")
         unknown = set(payload) - set(parts)
         if unknown:
-            raise ConfigError("config", sorted(unknown), f"expected sections {sorted(parts)}")
+            raise ConfigError("config", sorted(unknown, key=str), f"expected sections {sorted(parts)}")
         built = {}
         for key, kind in parts.items():
-            section = dict(payload.get(key, {}))
+            section = payload.get(key, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(key, section, f"a mapping of {kind.__name__} fields")
+            section = dict(section)
             names = {f.name for f in dataclasses.fields(kind)}
             extra = set(section) - names
             if extra:
-                raise ConfigError(f"{key}.{sorted(extra)[0]}", section[sorted(extra)[0]],
+                first = min(extra, key=str)
+                raise ConfigError(f"{key}.{first}", section[first],
                                   f"unknown field; {key} fields are {sorted(names)}")
             built[key] = kind(**section)
         return cls(**built)
+
+
+_SECTIONS: dict[str, type] = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}

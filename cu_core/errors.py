@@ -1,6 +1,7 @@
 """Errors raised for bad input, before any work starts."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 
@@ -35,22 +36,34 @@ def check_int(parameter: str, value: object, low: int | None = None, high: int |
 
 def check_float(parameter: str, value: object, low: float | None = None, high: float | None = None,
                 *, low_open: bool = False, high_open: bool = False) -> None:
-    """Raise `ConfigError` unless `value` is a real number in the given (open or closed) interval."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN fails
+    """Raise `ConfigError` unless `value` is a finite real number in the given (open or closed) interval.
+
+    NaN and +-inf are refused everywhere: no hyperparameter of this project means anything at infinity, and an
+    infinite learning rate or temperature would only fail later, as a non-finite loss after minutes of work.
+    """
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and (isinstance(value, int) or math.isfinite(value)))
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
-        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        interval = f" in {lo or '(-inf'}, {hi or 'inf)'}" if (low is not None or high is not None) else ""
-        raise ConfigError(parameter, value, f"expected a number{interval}")
+        raise ConfigError(parameter, value, "expected a finite number" + _interval_text(low, high, low_open, high_open))
 
 
 def check_bool(parameter: str, value: object) -> None:
     if not isinstance(value, bool):
         raise ConfigError(parameter, value, "expected True or False")
+
+
+def _interval_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high}"
+    return ""
 
 
 def _range_text(low: int | None, high: int | None) -> str:

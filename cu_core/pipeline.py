@@ -22,7 +22,7 @@ from .config import RunConfig
 from .data import ArrayDataset, DeviceData, Part, Split, load_dataset, make_split, normalization_stats
 from .errors import ConfigError, check_choice, check_int
 from .gap import avg_gap
-from .results import device_description, git_commit, versions
+from .results import check_run_dir, device_description, git_commit, versions
 from .runtime import resolve_device
 from .train import TrainResult, train_model
 from .ulira import shadow_halves, shadow_scores, ulira_attack
@@ -102,9 +102,9 @@ def selection_split(split: Split, retrain: bool) -> str:
 
 
 def check_out_dir(out_dir: str | Path | None) -> None:
-    """Refuse an output path that cannot become a results folder, before any work."""
-    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise ConfigError("out", str(out_dir), "a directory path (an existing file is in the way)")
+    """Refuse an output path that cannot become a results folder, before any work (`results.check_run_dir`)."""
+    if out_dir is not None:
+        check_run_dir(out_dir)
 
 
 def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path | None = None,
@@ -201,7 +201,9 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
         "seconds": {"unlearn": result.seconds["unlearn"], "eval": result.seconds["eval"] + eval_seconds,
                     "stop_checks": result.seconds["eval"], "original_train": original.seconds,
                     "retrain_train": retrained.seconds},
-        "cost": {"steps": result.steps, "samples": result.samples},
+        "cost": {"steps": result.steps, "samples": result.samples,
+                 "retrain_samples": training_cost(len(retain_all), len(retrained.history),
+                                                  cfg.train.batch_size)["samples"]},
         "rte": retrained.seconds / max(result.seconds["unlearn"], 1e-9),
         "epochs": result.epochs,
         "steps": result.steps,
@@ -229,10 +231,12 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV text of a list of flat dicts (the columns of the first row)."""
+    """CSV text of a list of flat dicts: the union of their keys in first-seen order (a row without a column,
+    e.g. SCRUB's max-steps without the min-steps' CE, leaves that cell empty)."""
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return out.getvalue()

@@ -1,7 +1,10 @@
 """Result files: atomic writes, run folders and provenance (versions, device, git commit).
 
 Every write goes to a temporary name in the target's folder and is renamed into place, so a reader never
-sees half a file and an interrupted run leaves nothing that looks finished.
+sees half a file and an interrupted run leaves nothing that looks finished. A results folder replaces only an
+empty or earlier results folder (`check_run_dir`), never a folder with other contents. `read_metrics` and
+`run_complete` tell a driver that resumes a grid which runs are done: a missing, truncated or schema-breaking
+`metrics.json` counts as not done, so the run is computed again.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConfigError
 from .paths import project_root
 
 
@@ -73,13 +77,37 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
     return _atomic(path, lambda h: torch.save(obj, h))
 
 
+def check_run_dir(out_dir: str | os.PathLike) -> None:
+    """Refuse a path that cannot become a results folder; call it before any work (`write_run_dir` calls it too).
+
+    Allowed: a new path, an empty folder, or an earlier results folder (one holding `metrics.json`, which
+    `write_run_dir` replaces). Refused with a `ConfigError` naming "out": an empty path, an existing file, the
+    working directory or one of its parents, and an existing folder with other contents (it is never replaced).
+    """
+    text = os.fspath(out_dir)
+    if not str(text).strip():
+        raise ConfigError("out", text, "a folder path (the path is empty)")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError("out", str(text), "a directory path (an existing file is in the way)")
+    if path.is_dir():
+        resolved, cwd = path.resolve(), Path.cwd().resolve()
+        if resolved == cwd or resolved in cwd.parents:
+            raise ConfigError("out", str(text), "a folder of its own: this path is the working directory or one of "
+                              "its parents, which a results folder would replace")
+        if not (path / "metrics.json").is_file() and any(path.iterdir()):
+            raise ConfigError("out", str(text), "a new or empty folder, or an earlier results folder (one holding "
+                              "metrics.json): this folder holds other files and is never replaced")
+
+
 def write_run_dir(out_dir: str | os.PathLike, files: Mapping[str, str | bytes]) -> Path:
     """Write a results folder all at once: build it under a temporary name, then rename it into place.
 
     `files` maps file names to text or bytes. An existing folder at `out_dir` is replaced only after the
-    new one is complete.
+    new one is complete, and only if `check_run_dir` allows it (an empty or earlier results folder).
     """
-    out = Path(out_dir)
+    check_run_dir(out_dir)
+    out = Path(out_dir).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -137,7 +165,39 @@ def git_commit() -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
-def load_runs(pattern: str, root: str | os.PathLike | None = None):
+def read_metrics(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The `metrics.json` payload of a finished run (a run folder or the file itself), or None when the run
+    must be (re)computed.
+
+    None, with a `RuntimeWarning` naming the file and the problem, when the file is missing (no warning then),
+    unreadable, truncated or otherwise not JSON, not a JSON object, or breaks the schema
+    (`cu_core.schema.validate_metrics`). Drivers that resume a grid of runs use it (or `run_complete`) to
+    decide what is done: a corrupt file counts as missing, so the run is computed again and its folder replaced.
+    """
+    import warnings
+
+    from .schema import validate_metrics
+
+    file = Path(path)
+    if file.is_dir() or file.name != "metrics.json":
+        file = file / "metrics.json"
+    if not file.is_file():
+        return None
+    try:
+        payload = json.loads(file.read_text())
+        validate_metrics(payload)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and SchemaError are ValueErrors
+        warnings.warn(f"treating {file} as missing: {exc}", RuntimeWarning, stacklevel=2)
+        return None
+    return payload
+
+
+def run_complete(run_dir: str | os.PathLike) -> bool:
+    """Whether `run_dir` holds a readable, schema-valid `metrics.json` (see `read_metrics`)."""
+    return read_metrics(run_dir) is not None
+
+
+def load_runs(pattern: str, root: str | os.PathLike | None = None, *, validate: bool = False):
     """One row per run: every `metrics.json` matched by `pattern`, flattened into dotted columns.
 
     `pattern` is a glob relative to `root` (default: `cu_core.paths.results_dir()`) naming run folders
@@ -146,7 +206,8 @@ def load_runs(pattern: str, root: str | os.PathLike | None = None):
     values. A "run_dir" column holds the run folder relative to `root` (POSIX separators). Folders or files
     whose path (below `root`) has a component starting with "." are skipped: those are `write_run_dir`'s
     temporary and replaced folders. A file that is not valid JSON (corrupt, truncated) or not a JSON object
-    is skipped with a `RuntimeWarning`. Rows are sorted by run_dir; an empty match gives an empty frame
+    is skipped with a `RuntimeWarning`; with `validate=True` so is one that breaks the schema
+    (`read_metrics`). Rows are sorted by run_dir; an empty match gives an empty frame
     with a "run_dir" column.
     """
     import warnings
@@ -165,6 +226,12 @@ def load_runs(pattern: str, root: str | os.PathLike | None = None):
                 files.add(candidate)
     rows = []
     for file in sorted(files):
+        if validate:
+            payload = read_metrics(file)
+            if payload is None:
+                continue
+            rows.append({"run_dir": file.parent.relative_to(base).as_posix() or ".", **_flatten(payload)})
+            continue
         try:
             payload = json.loads(file.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

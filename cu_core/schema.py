@@ -22,6 +22,11 @@ Common keys (every run):
 | `git_commit` | str \\| null | commit of the checkout ("+dirty" when modified) |
 | `checkpoint` | str \\| null | the trained (for unlearning: the original) model's checkpoint path |
 
+Experiment summaries (`kind` "experiment", written by `python -m cu_core.experiments` beside the executed
+template; its sub-runs under `runs/<name>/` are ordinary runs of the kinds below) need only: `experiment`,
+`template`, `profile`, `run_id`, `parameters` (the template's parameters), `runs` (sub-run folder names),
+`seconds` ({"wall": ...}), `versions`, `device`, `git_commit`.
+
 Training runs (`kind` "original" / "retrain"):
 
 | key | type | meaning |
@@ -49,7 +54,7 @@ Optional keys (any kind; written by later stages):
 | `mia` | {str: float \\| null} | membership-inference results (attacks module); `mia_efficacy` in [0, 1] is SalUn's MIA-Efficacy |
 | `gap` | dict | `cu_core.gap.avg_gap` against Retrain: `avg_gap`, `ua`, `ra`, `ta` (≥ 0, percentage points), `mia` (≥ 0 or null), `terms` (3 or 4) |
 | `probe` | {str: float \\| null} | `cu_core.diagnostics.linear_probe`: `probe_*_acc` fractions in [0, 1] |
-| `cost` | {"steps": int ≥ 0, "samples": int ≥ 0} | compute cost of the method, for RTE |
+| `cost` | {"steps": int ≥ 0, "samples": int ≥ 0, "retrain_samples": int ≥ 0 (unlearning runs)} | compute cost of the method, for RTE; `samples` = examples through forward + backward; `retrain_samples` the same for Retrain on this split |
 | `rte` | float ≥ 0 \\| null | run-time efficiency (state which flavour in the table: minutes, or t_retrain / t_method) |
 
 `validate_metrics(payload)` checks all of the above (pure Python) and raises `SchemaError`, a `ConfigError`
@@ -64,7 +69,9 @@ from typing import Any
 
 from .errors import ConfigError
 
-KINDS = ("original", "retrain", "unlearn")
+KINDS = ("original", "retrain", "unlearn")  # and "experiment": the summary of one executed template
+EXPERIMENT_KEYS = ("experiment", "template", "profile", "run_id", "parameters", "runs", "seconds", "versions",
+                   "device", "git_commit")
 TASKS = ("class", "sample")
 COMMON_KEYS = ("kind", "acc", "seconds", "config", "dataset", "split_sha256", "split_sizes", "seed", "versions",
                "device", "git_commit", "checkpoint")
@@ -143,6 +150,13 @@ def _accuracies(value: Any, path: str, task: str) -> None:
 def validate_metrics(payload: Mapping[str, Any]) -> None:
     """Check a metrics.json payload against the schema above; raise `SchemaError` naming the key path."""
     _dict(payload, "")
+    if payload.get("kind") == "experiment":
+        for key in EXPERIMENT_KEYS:
+            _require(payload, key)
+        if not isinstance(payload["runs"], list) or not all(isinstance(r, str) for r in payload["runs"]):
+            raise SchemaError("runs", payload["runs"], "a list of sub-run folder names")
+        _dict(payload["parameters"], "parameters")
+        return
     for key in COMMON_KEYS:
         _require(payload, key)
     kind = payload["kind"]

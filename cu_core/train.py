@@ -82,24 +82,35 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
         except Exception as err:  # a damaged cache entry is retrained, never trusted
             warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again", stacklevel=2)
             path.unlink(missing_ok=True)
-            model = make_model(model_cfg, data, num_classes, train_cfg.seed).to(device)
 
-    if device.type == "cuda" and train_cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    generator = seed_everything(train_cfg.seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=train_cfg.lr, momentum=train_cfg.momentum,
-                                weight_decay=train_cfg.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train_cfg.epochs)
-                 if train_cfg.schedule == "cosine" else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0))
+    def start() -> tuple[UnlearningNet, torch.Generator, torch.optim.Optimizer, Any]:
+        """A freshly initialised model, generator, optimiser and schedule (epoch 1 of a new run)."""
+        net = make_model(model_cfg, data, num_classes, train_cfg.seed).to(device)
+        if device.type == "cuda" and train_cfg.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        gen = seed_everything(train_cfg.seed)
+        opt = torch.optim.SGD(net.parameters(), lr=train_cfg.lr, momentum=train_cfg.momentum,
+                              weight_decay=train_cfg.weight_decay)
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=train_cfg.epochs) if train_cfg.schedule ==
+                 "cosine" else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
+        return net, gen, opt, sched
+
+    model, generator, optimizer, scheduler = start()
     state = {"epoch": 0, "history": [], "best_acc": -1.0, "best_epoch": 0, "best_state": None, "seconds": 0.0}
     partial = path.with_suffix(".partial.pt")
     if partial.is_file():  # resume an interrupted run
-        saved = torch.load(partial, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        state = saved["state"]
+        try:
+            saved = torch.load(partial, map_location=device, weights_only=False)
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            generator.set_state(saved["generator"])
+            state = saved["state"]
+        except Exception as err:  # a damaged partial checkpoint is discarded: the run starts again at epoch 1
+            warnings.warn(f"partial checkpoint {partial} could not be loaded ({err}); training from the start",
+                          stacklevel=2)
+            partial.unlink(missing_ok=True)
+            model, generator, optimizer, scheduler = start()
     augment = Augment() if train_cfg.augment else None
     bar = tqdm(range(state["epoch"], train_cfg.epochs), desc=f"train {model_cfg.name}", unit="epoch",
                disable=not train_cfg.progress, initial=state["epoch"], total=train_cfg.epochs)

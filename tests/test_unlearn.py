@@ -72,6 +72,25 @@ def test_sample_task_stops_at_eq9(digits_runs):
     assert last["forget_acc"] < first_forget_acc
 
 
+def test_no_heldout_rule_uses_training_data_only(class_setup, digits_runs):
+    prep, original, _ = class_setup
+    empty = Part(prep.train, np.array([], dtype=np.int64))  # no held-out data at all
+    split = prep.split
+    cfg = ContrastiveConfig(progress=False, stop_rule="no_heldout")
+    result = contrastive_unlearn(original.model, Part(prep.train, split.forget), Part(prep.train, split.retain),
+                                 config=cfg, heldout=empty, task="class", num_classes=10)
+    assert result.stop_reason == "condition" and result.passes[-1]["forget_acc"] <= 0.1
+    assert all(p["forget_acc"] > 0.1 for p in result.passes[:-1])  # stopped at the first pass that met it
+    sample = RunConfig.from_dict({"split": {"task": "sample", "num_forget": 100}, "train": {"progress": False}})
+    sprep = prepare(sample)
+    model = train_reference(sprep, retrain=False, cache_dir=digits_runs["root"] / "cache").model
+    result = contrastive_unlearn(model, Part(sprep.train, sprep.split.forget), Part(sprep.train, sprep.split.retain),
+                                 config=cfg, heldout=empty, task="sample", num_classes=10)
+    last = result.passes[-1]
+    assert result.stop_reason == "condition" and last["heldout_acc"] <= last["threshold"] < 1.0
+    assert all(p["heldout_acc"] > p["threshold"] for p in result.passes[:-1])  # median confidence vs quantile
+
+
 @pytest.mark.parametrize("kwargs", [dict(variant="official"), dict(retain_sampling="sequential"),
                                     dict(reduction="sum", lambda_ul=3.0 / 64), dict(joint_forward=False, detach_retain=True)])
 def test_variants_unlearn_the_class(class_setup, kwargs):
@@ -154,7 +173,8 @@ def test_unlearn_run_reports_attacks_gap_probe_and_cost(digits_runs, tmp_path):
     assert metrics["acc_retrain"] == digits_runs["retrain"]["acc"]
     assert metrics["mia"]["mia_efficacy"] > metrics["mia_original"]["mia_efficacy"]  # forgotten vs remembered
     assert metrics["gap"]["terms"] == 4 and metrics["gap"]["avg_gap"] >= 0
-    assert metrics["cost"] == {"steps": metrics["steps"], "samples": metrics["samples"]} and metrics["rte"] > 0
+    assert metrics["cost"] == {"steps": metrics["steps"], "samples": metrics["samples"],
+                               "retrain_samples": 30 * metrics["split_sizes"]["retain"]} and metrics["rte"] > 0
     ev = Evaluation.load(tmp_path / "u" / "outputs.npz", prepare(cfg).split)  # attacks can re-run from the cache
     assert ev.accuracies() == pytest.approx(metrics["acc"])
     with pytest.raises(ConfigError, match="ulira_shadows"):

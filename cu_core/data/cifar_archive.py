@@ -98,11 +98,17 @@ def load_archive(path: Path, split: str, cache_dir: Path,
                         tuple(str(c) for c in data["classes"]), sha)
         except Exception:  # a damaged cache is rebuilt from the verified archive
             cached.unlink(missing_ok=True)
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {}
-        for name in _SPLITS:
-            arrays[f"{name}_images"], arrays[f"{name}_labels"] = _decode_split(archive, name, path)
-        arrays["classes"] = np.asarray([str(c) for c in archive["classes"]])
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {}
+            for name in _SPLITS:
+                arrays[f"{name}_images"], arrays[f"{name}_labels"] = _decode_split(archive, name, path)
+            arrays["classes"] = np.asarray([str(c) for c in archive["classes"]])
+    except DataError:
+        raise
+    except Exception as err:  # without a checksum (expected_sha256=None) a damaged file reaches np.load
+        raise DataError(f"CIFAR-10 archive {path} cannot be read ({type(err).__name__}: {err}); the file is "
+                        f"corrupt or not an archive in the documented format; copy it again.") from None
     atomic_save_npz(cached, **arrays)
     return arrays[f"{split}_images"], arrays[f"{split}_labels"], tuple(arrays["classes"].tolist()), sha
 

@@ -110,8 +110,13 @@ def make_split(train_labels: np.ndarray, test_labels: np.ndarray, *, task: str =
         in_class = train_labels[pool] == forget_class
         forget = pool[in_class]
         if len(forget) == 0:
-            raise ConfigError("forget_class", forget_class, "a class present in the training data")
+            present = sorted(set(train_labels[pool].tolist()))
+            raise ConfigError("forget_class", forget_class, "a class present in the training data (outside the "
+                              f"validation split): one of {present}")
         if class_drop_last:
+            if len(forget) == 1:
+                raise ConfigError("class_drop_last", class_drop_last, f"False: class {forget_class} has a single "
+                                  "training sample outside validation, and dropping it leaves nothing to forget")
             forget = forget[:-1]
         split = Split(task, forget_class, val, forget, np.setdiff1d(pool, forget),
                       test_forget=np.flatnonzero(test_labels == forget_class),

@@ -9,7 +9,11 @@ After each pass over the forget set the termination condition is checked (`stop_
 
 Held-out means the validation split carved from the training data (`stop_rule="val"`, the default); the
 paper's and the code's rule evaluates on the test set (`"test"`, a named variant that leaks the test set
-into the stopping point); `"fixed"` runs `max_passes` passes without a check.
+into the stopping point); `"fixed"` runs `max_passes` passes without a check. `"no_heldout"` is our proposal for
+when no held-out data exists (the paper has none): class task, Acc(forget set) ≤ 1/C on the *training* images of
+the forgotten class; sample task, the forget set's median true-class confidence p_y(x) falls to the
+`self_quantile` quantile of the retain set's (on a random retain subset of the forget set's size, at most 2,048):
+the forget samples then look like the least confidently fitted training members, as unseen samples do.
 
 Defaults are the authors' code: τ 0.7, λ_UL 3, λ_CE 1, ω 4, plain SGD (lr 1e-3, momentum 0.9, no weight
 decay, no schedule), batch 64 for the class task and 128 for the sample task, at most 30 passes.
@@ -33,12 +37,12 @@ from ..config import setting
 from ..data import Part
 from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
 from ..losses import NO_POSITIVE, REDUCTIONS, VARIANTS, total_loss, unlearning_loss
-from ..metrics import accuracy
+from ..metrics import accuracy, model_outputs
 from ..runtime import autocast, seed_everything
 from .base import UnlearnResult
 
 RETAIN_SAMPLING = ("random", "sequential")
-STOP_RULES = ("val", "test", "fixed")
+STOP_RULES = ("val", "test", "fixed", "no_heldout")
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,10 @@ class ContrastiveConfig:
     reduction: str = setting("mean", "mean over anchors (the code; its lr was tuned for it) | sum (Eq. 5-6 as written)")
     no_positive: str = setting("skip", "sample task, anchor without a same-class retain sample: skip | add_one | none")
     retain_sampling: str = setting("random", "random (fresh batch with replacement per step) | sequential (the code)")
-    stop_rule: str = setting("val", "val (held-out validation split) | test (paper/code; leaks test) | fixed")
+    stop_rule: str = setting("val", "val (held-out validation split) | test (paper/code; leaks test) | fixed | "
+                                    "no_heldout (our proposal: forget set vs retain set only, see the module doc)")
+    self_quantile: float = setting(0.1, "no_heldout, sample task: stop when the forget set's median true-class "
+                                        "confidence is at or below this quantile of the retain set's")
     joint_forward: bool = setting(True, "one forward pass over forget+retain images (the code) or two")
     detach_retain: bool = setting(False, "stop gradients through the retain embeddings in L_UL")
     seed: int = setting(0, "batch order and retain draws")
@@ -78,6 +85,7 @@ class ContrastiveConfig:
         check_choice("no_positive", self.no_positive, NO_POSITIVE)
         check_choice("retain_sampling", self.retain_sampling, RETAIN_SAMPLING)
         check_choice("stop_rule", self.stop_rule, STOP_RULES)
+        check_float("self_quantile", self.self_quantile, 0.0, 1.0)
         for name in ("joint_forward", "detach_retain", "amp", "progress"):
             check_bool(name, getattr(self, name))
         check_int("seed", self.seed, 0)
@@ -118,7 +126,7 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
     if task == "class" and len(set(forget.labels.tolist())) != 1:
         raise ConfigError("forget", sorted(set(forget.labels.tolist())), "a class task forgets one class: the "
                           "forget set must hold a single label")
-    if config.stop_rule != "fixed" and len(heldout) == 0:
+    if config.stop_rule not in ("fixed", "no_heldout") and len(heldout) == 0:
         raise ConfigError("heldout", 0, f"a non-empty held-out set for stop_rule={config.stop_rule!r}")
     cfg = config
     device = forget.data.device
@@ -142,7 +150,11 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
                     x_r, y_r = retain.take(k * batch_size, k * batch_size + len(y_u))
                 else:
                     x_r, y_r = retain.random_batch(len(y_u), generator)
-                terms = _step(model, optimizer, x_u, y_u, x_r, y_r, cfg, task, device)
+                try:
+                    terms = _step(model, optimizer, x_u, y_u, x_r, y_r, cfg, task, device)
+                except FloatingPointError as err:  # e.g. no_positive="none" and an anchor without positives
+                    raise FloatingPointError(f"contrastive unlearning stopped at pass {pass_no}, step {steps + 1}: "
+                                             f"{err}") from err
                 steps += 1
                 samples += len(y_u) + len(y_r)
                 if not all(math.isfinite(v) for v in terms.values()):
@@ -151,7 +163,7 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
                 history.append({"pass": pass_no, "step": steps, **terms})
         seconds["unlearn"] += time.perf_counter() - start
         start = time.perf_counter()
-        row = _check(model, forget, heldout, cfg, task, num_classes)
+        row = _check(model, forget, heldout, cfg, task, num_classes, retain, generator)
         seconds["eval"] += time.perf_counter() - start
         passes.append({"pass": pass_no, "steps": steps, **row})
         bar.update(1)
@@ -184,11 +196,24 @@ def _step(model, optimizer, x_u, y_u, x_r, y_r, cfg: ContrastiveConfig, task: st
     return terms
 
 
-def _check(model, forget: Part, heldout: Part, cfg: ContrastiveConfig, task: str, num_classes: int) -> dict[str, Any]:
-    """The termination condition after a pass: Eq. 8 (class task) or Eq. 9 (sample task)."""
+def _check(model, forget: Part, heldout: Part, cfg: ContrastiveConfig, task: str, num_classes: int,
+           retain: Part | None = None, generator: torch.Generator | None = None) -> dict[str, Any]:
+    """The termination condition after a pass: Eq. 8 (class task) or Eq. 9 (sample task), or `no_heldout`."""
     forget_acc = accuracy(model, forget.data, forget.indices, amp=cfg.amp)
     if cfg.stop_rule == "fixed":
         return {"forget_acc": forget_acc, "heldout_acc": None, "threshold": None, "condition_met": False}
+    if cfg.stop_rule == "no_heldout":
+        if task == "class":  # Eq. 8 on the forget set itself
+            threshold = 1.0 / num_classes
+            return {"forget_acc": forget_acc, "heldout_acc": None, "threshold": threshold,
+                    "condition_met": forget_acc <= threshold}
+        size = min(len(forget), len(retain), 2048)
+        pick = torch.randperm(len(retain), generator=generator)[:size].numpy()
+        median = float(true_class_confidence(model, forget, cfg.amp).median())
+        threshold = float(torch.quantile(true_class_confidence(model, Part(retain.data, retain.indices[pick]),
+                                                               cfg.amp), cfg.self_quantile))
+        return {"forget_acc": forget_acc, "heldout_acc": median, "threshold": threshold,
+                "condition_met": median <= threshold}
     heldout_acc = accuracy(model, heldout.data, heldout.indices, amp=cfg.amp)
     if task == "class":  # Eq. 8: Acc(held-out forget-class images) <= 1/C
         threshold = 1.0 / num_classes
@@ -197,3 +222,10 @@ def _check(model, forget: Part, heldout: Part, cfg: ContrastiveConfig, task: str
         threshold = heldout_acc
         met = forget_acc <= heldout_acc
     return {"forget_acc": forget_acc, "heldout_acc": heldout_acc, "threshold": threshold, "condition_met": met}
+
+
+def true_class_confidence(model: torch.nn.Module, part: Part, amp: bool = True) -> torch.Tensor:
+    """p_y(x), the softmax probability of each sample's own label: (len(part),) float32 on the CPU."""
+    out = model_outputs(model, part.data, part.indices, amp=amp)
+    probs = torch.softmax(torch.as_tensor(out.logits).float(), dim=1)
+    return probs[torch.arange(len(probs)), torch.as_tensor(out.labels)]

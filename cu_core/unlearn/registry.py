@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..data import Part
-from ..errors import ConfigError, check_choice
+from ..errors import ConfigError, check_choice, check_int
 from .base import UnlearnResult
 from .contrastive import ContrastiveConfig, contrastive_unlearn, stopping_set
 
@@ -55,6 +55,7 @@ def unlearn(name: str, model: torch.nn.Module, forget: Part, retain: Part, val: 
     check_choice("task", task, ("class", "sample"))
     if task not in method.tasks:
         raise ConfigError("task", task, f"method {name!r} supports {', '.join(method.tasks)} tasks only")
+    check_int("num_classes", num_classes, 2)
     config = method.config() if config is None else config
     if not isinstance(config, method.config):
         raise ConfigError("config", type(config).__name__, f"a {method.config.__name__} for method {name!r}")
@@ -78,7 +79,7 @@ def _register_all(*modules: Any) -> None:
             register(Method(name, tasks, config, run, summary))
 
 
-from . import (boundary_methods, gradient_methods, importance_methods, retrain,  # noqa: E402  (none imports
-               teacher_methods)  # this module)
+from . import (boundary_methods, gradient_methods, importance_methods, lcodec,  # noqa: E402  (none imports
+               retrain, teacher_methods)  # this module)
 
-_register_all(retrain, gradient_methods, teacher_methods, importance_methods, boundary_methods)
+_register_all(retrain, gradient_methods, teacher_methods, importance_methods, lcodec, boundary_methods)

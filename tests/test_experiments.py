@@ -1,0 +1,90 @@
+"""The experiment driver: profiles expand into stable run ids; the smoke profile runs every template through
+papermill; complete runs are skipped, a bad parameter fails only its run (named in the report), and the run
+folders hold the executed notebook (not re-executed by the book), config, summary and sub-runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cu_core.errors import ConfigError
+from cu_core.experiments.grid import expand, load_profile, profiles, run_id
+from cu_core.experiments.params import run_config, unlearn_config
+from cu_core.results import read_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_profiles_expand_and_ids_are_stable():
+    assert {"smoke", "quick", "ablations", "cifar-cpu", "paper"} <= set(profiles())
+    for name in profiles():
+        runs = expand(load_profile(name))
+        assert runs and not [r.problem for r in runs if r.problem], name
+        assert len({r.folder for r in runs}) == len(runs), name  # no two runs share a folder
+    quick = expand(load_profile("quick"))
+    assert {r.params["seed"] for r in quick} == {0, 1, 2} and {r.params["task"] for r in quick} == {"class", "sample"}
+    again = expand(load_profile("quick"))
+    assert [r.run_id for r in quick] == [r.run_id for r in again]
+    assert run_id({"a": 1, "seed": 0}, ["seed"]) != run_id({"a": 2, "seed": 0}, ["seed"])
+    only = expand(load_profile("quick"), only=["compare_class"], seeds=[7])
+    assert len(only) == 1 and only[0].params["seed"] == 7
+    with pytest.raises(ConfigError, match="only"):
+        expand(load_profile("quick"), only=["nope"])
+    with pytest.raises(ConfigError, match="profile"):
+        load_profile("nope")
+
+
+def test_params_build_validated_configs():
+    cfg = run_config(task="sample", num_forget=40, seed=3, train_epochs=2)
+    assert cfg.split.num_forget == 40 and cfg.train.seed == cfg.split.seed == 3
+    mcfg = unlearn_config("scrub", preset="digits", overrides='{"epochs": 2}', seed=3)
+    assert mcfg.lr == 1e-2 and mcfg.epochs == 2 and mcfg.seed == 3
+    for bad, parameter in (('{"lr": ', "method_overrides"), ('["lr"]', "method_overrides"),
+                           ('{"learning_rate": 1}', "method_overrides")):
+        with pytest.raises(ConfigError, match=parameter):
+            unlearn_config("finetune", overrides=bad)
+    with pytest.raises(ConfigError, match="method"):
+        unlearn_config("forget_everything")
+    with pytest.raises(ConfigError, match="dataset"):
+        run_config(dataset="mnist")
+
+
+@pytest.mark.slow
+def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
+    """CI's smoke run, plus a profile with an unknown method that must fail alone and be named."""
+    bad = yaml.safe_load((ROOT / "cu_core/experiments/profiles/smoke.yaml").read_text())
+    bad["name"] = "smoke_bad"
+    bad["experiments"] = {"good": bad["experiments"]["references"],
+                          "bad_method": {"template": "class_unlearning.ipynb", "params": {"method": "forget_all"}},
+                          "bad_param": {"template": "train_reference.ipynb", "params": {"epochs_typo": 3}}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    env = {"CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "cu_core.experiments", "run", "--results-dir", str(tmp_path / "results"),
+           "--no-progress", "--profile"]
+    import os
+
+    done = subprocess.run([*cmd, "smoke"], capture_output=True, text=True, env={**os.environ, **env}, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["done"] == len(expand(load_profile("smoke")))
+    for run in expand(load_profile("smoke")):
+        folder = tmp_path / "results" / run.folder
+        summary = read_metrics(folder)
+        assert summary["kind"] == "experiment" and summary["runs"], run.folder
+        nb = json.loads((folder / "notebook.ipynb").read_text())
+        assert nb["metadata"]["mystnb"]["execution_mode"] == "off"
+        assert json.loads((folder / "config.json").read_text())["parameters"] == run.params
+        assert (folder / "history.csv").read_text().startswith("run,")
+        for sub in summary["runs"]:
+            metrics = read_metrics(folder / "runs" / sub)
+            assert metrics is not None and metrics["config"]["split"]["seed"] == run.params["seed"]
+    again = subprocess.run([*cmd, "smoke"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    assert json.loads(again.stdout.strip().splitlines()[-1])["skipped"] == len(expand(load_profile("smoke")))
+    failing = subprocess.run([*cmd, str(tmp_path / "bad.yaml")], capture_output=True, text=True,
+                             env={**os.environ, **env}, timeout=600)
+    assert failing.returncode == 1
+    report = json.loads(failing.stdout.strip().splitlines()[-1])
+    assert report["failed"] == 2 and report["done"] + report["skipped"] == 1
+    assert "method" in failing.stderr and "forget_all" in failing.stderr and "epochs_typo" in failing.stderr
+    assert not list((tmp_path / "results" / "smoke_bad" / "bad_method").glob("[!.]*"))  # no finished folder
