@@ -65,7 +65,8 @@ class SplitConfig:
     forget_class: int = setting(5, "class task: the class to forget (the paper's class 5)")
     num_forget: int = setting(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)")
     val_fraction: float = setting(0.1, "stratified validation split held out of the training set")
-    forget_selection: str = setting("random", "sample task: random (seeded) | first_n (authors' code)")
+    forget_selection: str = setting("random", "sample task: random (seeded) | first_n (authors' code) | atypical "
+                                                "(highest held-out loss under 2-fold cross-fitted models)")
     class_drop_last: bool = setting(False, "class task: authors' off-by-one (the last sample stays in retain)")
     seed: int = setting(0, "seeds the validation split and the forget draw")
 

@@ -62,15 +62,23 @@ def prepare(cfg: RunConfig, *, cache_dir: str | Path | None = None) -> Prepared:
     test: ArrayDataset = load_dataset(d.dataset, "test", d.data_dir, **load)
     mean, std = normalization_stats(train, d.normalization)
     s = cfg.split
-    split = make_split(train.labels, test.labels, task=s.task, forget_class=s.forget_class,
-                       num_forget=s.num_forget, seed=s.seed, val_fraction=s.val_fraction,
-                       forget_selection=s.forget_selection, class_drop_last=s.class_drop_last,
-                       num_classes=len(train.classes))
+    common = dict(task=s.task, forget_class=s.forget_class, num_forget=s.num_forget, seed=s.seed,
+                  val_fraction=s.val_fraction, class_drop_last=s.class_drop_last, num_classes=len(train.classes))
+    atypical = s.task == "sample" and s.forget_selection == "atypical"
+    split = make_split(train.labels, test.labels, forget_selection="random" if atypical else s.forget_selection,
+                       **common)
     device = resolve_device(cfg.train.device)
     identity = {"dataset": d.dataset, "source": train.source, "normalization": d.normalization,
                 "digits_size": d.digits_size if d.dataset == "digits" else None, "n_train": len(train)}
-    return Prepared(cfg, DeviceData(train, mean, std, device, identity), DeviceData(test, mean, std, device, identity),
-                    split, len(train.classes), train.display, identity, device)
+    train_data = DeviceData(train, mean, std, device, identity)
+    if atypical:  # the same validation split and pool; the forget set by held-out loss (cu_core.atypical)
+        from .atypical import heldout_losses
+
+        pool = np.sort(np.concatenate([split.forget, split.retain]))
+        scores = heldout_losses(cfg, train_data, pool, split.val, len(train.classes), identity, device, cache_dir)
+        split = make_split(train.labels, test.labels, forget_selection="atypical", scores=scores, **common)
+    return Prepared(cfg, train_data, DeviceData(test, mean, std, device, identity), split, len(train.classes),
+                    train.display, identity, device)
 
 
 def train_reference(prep: Prepared, *, retrain: bool, cache_dir: str | Path | None = None) -> TrainResult:

@@ -83,3 +83,32 @@ def test_absent_forget_class_is_refused():
     test = np.array([0, 1, 2, 3])
     with pytest.raises(ConfigError, match="forget_class"):
         make_split(train, test, task="class", forget_class=3, val_fraction=0.2, num_classes=4)
+
+
+def test_atypical_selection_takes_the_highest_scores():
+    labels = np.repeat(np.arange(4), 25)
+    scores = np.arange(100, dtype=float)[::-1]  # sample 0 is the most atypical
+    split = make_split(labels, labels, task="sample", num_forget=5, forget_selection="atypical", scores=scores)
+    pool = np.concatenate([split.forget, split.retain])
+    assert list(split.forget) == sorted(pool[np.argsort(-scores[pool])[:5]])
+    with pytest.raises(ConfigError, match="scores"):
+        make_split(labels, labels, task="sample", num_forget=5, forget_selection="atypical")
+
+
+def test_atypical_forget_set_is_harder_than_a_random_one(digits_runs):
+    from cu_core.config import RunConfig
+    from cu_core.pipeline import prepare
+
+    cache = digits_runs["root"] / "cache"
+    cfgs = {sel: RunConfig.from_dict({"split": {"task": "sample", "num_forget": 50, "forget_selection": sel},
+                                      "train": {"progress": False}}) for sel in ("random", "atypical")}
+    preps = {sel: prepare(c, cache_dir=cache) for sel, c in cfgs.items()}
+    assert np.array_equal(preps["random"].split.val, preps["atypical"].split.val)  # same validation split
+    from cu_core.atypical import heldout_losses
+
+    p = preps["atypical"]
+    pool = np.sort(np.concatenate([p.split.forget, p.split.retain]))
+    scores = heldout_losses(cfgs["atypical"], p.train, pool, p.split.val, 10, p.identity, p.device, cache)
+    assert np.isnan(scores[p.split.val]).all() and np.isfinite(scores[pool]).all()
+    assert scores[p.split.forget].min() >= np.nanmax(scores[p.split.retain])  # the top 50 by held-out loss
+    assert scores[p.split.forget].mean() > 2 * scores[preps["random"].split.forget].mean()

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
 
 TASKS = ("class", "sample")
-FORGET_SELECTIONS = ("random", "first_n")
+FORGET_SELECTIONS = ("random", "first_n", "atypical")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ class Split:
 
 def make_split(train_labels: np.ndarray, test_labels: np.ndarray, *, task: str = "class", forget_class: int = 5,
                num_forget: int = 100, seed: int = 0, val_fraction: float = 0.1, forget_selection: str = "random",
-               class_drop_last: bool = False, num_classes: int | None = None) -> Split:
+               class_drop_last: bool = False, num_classes: int | None = None,
+               scores: np.ndarray | None = None) -> Split:
     """Split a dataset for unlearning.
 
     Args:
@@ -71,10 +72,13 @@ def make_split(train_labels: np.ndarray, test_labels: np.ndarray, *, task: str =
         num_forget: sample task only, in [1, size of the training pool - 1].
         seed: seeds the validation split and the forget draw.
         val_fraction: share of the training set held out for validation, in (0, 0.5].
-        forget_selection: sample task: "random" (seeded uniform draw) or "first_n" (authors' code).
+        forget_selection: sample task: "random" (seeded uniform draw), "first_n" (authors' code) or "atypical"
+            (the `num_forget` pool samples with the highest `scores`).
         class_drop_last: class task: keep the last forget-class sample in the retain set, as the authors'
             code does by accident (`unlearn_idx[:-1]`).
         num_classes: defaults to max(label) + 1.
+        scores: (N_train,) atypicality per training sample, required by `forget_selection="atypical"`
+            (`cu_core.pipeline.prepare` computes held-out losses, see `cu_core.atypical`).
 
     Raises:
         ConfigError: a parameter outside its allowed values (named in the message).
@@ -126,6 +130,12 @@ def make_split(train_labels: np.ndarray, test_labels: np.ndarray, *, task: str =
     else:
         if forget_selection == "first_n":
             forget = pool[:num_forget]
+        elif forget_selection == "atypical":
+            if scores is None or len(scores) != len(train_labels):
+                raise ConfigError("scores", None if scores is None else len(scores), f"{len(train_labels)} per-sample "
+                                  "atypicality scores for forget_selection='atypical'")
+            order = np.argsort(-np.asarray(scores, dtype=np.float64)[pool], kind="stable")
+            forget = np.sort(pool[order[:num_forget]])
         else:
             rng = np.random.default_rng([seed, 1])
             forget = np.sort(rng.choice(pool, size=num_forget, replace=False))

@@ -1,0 +1,76 @@
+"""The prepared GPU script (issue 8): loader benchmark for ResNet-18, then the ResNet-18 / CIFAR-10 part of the
+`paper` profile (original, Retrain, contrastive unlearning and the paper's baselines, class 5 and 500 random
+samples), time-boxed to fit ~10 minutes on one H100-class GPU. Calls `cu_core` directly (the GPU machine has
+no papermill); writes the same layout as the experiment driver, so the folder can be copied under
+`data/results/` and read by the book:
+
+    <out>/paper-gpu/resnet18_cifar10/task-<task>_seed-<seed>/runs/<name>/metrics.json
+
+Example (on the GPU machine, archive copied into ./data/archive and named in `carry`)::
+
+    CU_DATA_DIR=data/archive python benchmarks/gpu_paper.py --out "$OUT" --epochs 15
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cu_core.experiments import runs  # noqa: E402
+from cu_core.experiments.params import run_config  # noqa: E402
+
+PAPER_METHODS = ["contrastive", "retrain", "finetune", "neggrad", "fisher", "boundary_shrink", "boundary_expanding",
+                 "scrub", "unsir", "lcodec"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--epochs", type=int, default=15, help="training epochs (the paper's code: 100)")
+    parser.add_argument("--methods", nargs="+", default=PAPER_METHODS)
+    parser.add_argument("--tasks", nargs="+", default=["class", "sample"])
+    parser.add_argument("--budget-s", type=float, default=540, help="stop starting new methods after this")
+    parser.add_argument("--skip-loader", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    out = Path(args.out)
+    start = time.perf_counter()
+    if not args.skip_loader:
+        bench = subprocess.run([sys.executable, str(Path(__file__).with_name("loader_speed.py")), "--models",
+                                "resnet18", "--device", "cuda", "--resnet18-steps", "30"],
+                               capture_output=True, text=True, timeout=240)
+        (out / "loader_speed_gpu.md").parent.mkdir(parents=True, exist_ok=True)
+        (out / "loader_speed_gpu.md").write_text(bench.stdout + bench.stderr[-2000:])
+    log = []
+    for task in args.tasks:
+        cfg = run_config(dataset="cifar10", model="resnet18", task=task, num_forget=500, train_epochs=args.epochs,
+                         device="cuda")
+        folder = out / "paper-gpu" / "resnet18_cifar10" / f"task-{task}_seed-0"
+        for kind in ("original", "retrain"):
+            m = runs.reference(folder, cfg, kind)
+            log.append({"task": task, "run": kind, "seconds": m["seconds"]["train"], "acc": m["acc"]})
+            print(json.dumps(log[-1]), flush=True)
+        for method in args.methods:
+            if time.perf_counter() - start > args.budget_s:
+                log.append({"task": task, "run": method, "skipped": "time budget"})
+                continue
+            if method == "retrain":
+                continue
+            try:
+                m = runs.unlearning(folder, method, cfg, method, preset="defaults")
+                log.append({"task": task, "run": method, "seconds": m["seconds"]["unlearn"], "acc": m["acc"],
+                            "avg_gap": m["gap"]["avg_gap"]})
+            except Exception as err:  # noqa: BLE001 — report and go on
+                log.append({"task": task, "run": method, "error": f"{type(err).__name__}: {err}"})
+            print(json.dumps(log[-1]), flush=True)
+    (out / "gpu_log.json").write_text(json.dumps(log, indent=1))
+
+
+if __name__ == "__main__":
+    main()

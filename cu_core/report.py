@@ -1,0 +1,238 @@
+"""Results → tables for the book: every experiment sub-run of a profile as one row, mean ± std over seeds,
+and which profile a page shows when several (or only `smoke`) exist.
+
+Layout read (written by `python -m cu_core.experiments`):
+`<results>/<profile>/<experiment>/<run_id>/runs/<sub-run>/metrics.json`. Hidden (".") staging folders are ignored.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .paths import results_dir
+from .results import read_metrics
+
+NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
+           "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "loss_attack_accuracy",
+           "ulira_auc", "avg_gap", "seconds", "retrain_seconds", "samples", "retrain_samples", "epochs", "probe_forget"]
+
+
+def subruns(profile: str, experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:
+    """One row per complete sub-run (original, retrain, each method) of `profile` (optionally one experiment):
+    `cu_core.experiments.runs.flatten` columns plus profile, experiment, run_id, num_forget, hardware,
+    epochs_trained, forget_class (class task), data (the dataset's key, e.g. "cifar10") and path (the sub-run folder)."""
+    from .experiments.runs import flatten
+
+    base = results_dir(root) / profile
+    rows = []
+    pattern = f"{experiment or '*'}/*/runs/*/metrics.json"
+    for path in sorted(base.glob(pattern)):
+        rel = path.relative_to(base).parts
+        if any(p.startswith(".") for p in rel):
+            continue
+        metrics = read_metrics(path)
+        if metrics is None:
+            continue
+        row = flatten(metrics, rel[-2])
+        row.update(profile=profile, experiment=rel[0], run_id=rel[1],
+                   num_forget=metrics["config"]["split"]["num_forget"] if row["task"] == "sample" else None,
+                   hardware=metrics["device"], epochs_trained=metrics["config"]["train"]["epochs"],
+                   forget_class=metrics["config"]["split"]["forget_class"] if row["task"] == "class" else None,
+                   data=metrics["config"]["data"]["dataset"], path=str(path.parent))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def available(profiles: list[str], root: str | Path | None = None) -> list[str]:
+    """The profiles of `profiles` that have at least one complete sub-run, in the given order."""
+    base = results_dir(root)
+    return [p for p in profiles if any(base.glob(f"{p}/*/*/runs/*/metrics.json"))]
+
+
+def pick_profile(preferred: list[str], root: str | Path | None = None) -> str | None:
+    """The first of `preferred` with results (e.g. ["cifar-cpu", "quick", "smoke"]), else None."""
+    found = available(preferred, root)
+    return found[0] if found else None
+
+
+def mean_std(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Mean, std (ddof 1; NaN for one seed) and count per group, as columns `<col>`, `<col>_std`, `n`."""
+    groups = df.groupby(by, dropna=False, sort=False)
+    mean = groups[columns].mean()
+    std = groups[columns].std(ddof=1).add_suffix("_std")
+    return pd.concat([mean, std, groups.size().rename("n")], axis=1).reset_index()
+
+
+def fmt(mean: Any, std: Any = None, digits: int = 1) -> str:
+    """'84.5 ± 1.2' (or '84.5' for one seed, '–' when missing)."""
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "–"
+    if std is None or (isinstance(std, float) and np.isnan(std)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def formatted(stats: pd.DataFrame, by: list[str], columns: list[str], digits: int = 1) -> pd.DataFrame:
+    """`mean_std` output as 'm ± s' strings, with the seed count."""
+    out = stats[by].copy()
+    for col in columns:
+        out[col] = [fmt(m, s, digits) for m, s in zip(stats[col], stats[f"{col}_std"])]
+    out["seeds"] = stats["n"]
+    return out
+
+
+# --------------------------------------------------------------------------- paper vs ours
+# The paper's column names (book/data/paper_tables.yaml) -> cu_core method names.
+PAPER_METHODS = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive": "contrastive",
+                 "Boundary Shrink": "boundary_shrink", "Boundary Expansion": "boundary_expanding",
+                 "SCRUB": "scrub", "UNSIR": "unsir", "Finetune": "finetune", "Neggrad": "neggrad",
+                 "Fisher": "fisher", "LCODEC": "lcodec"}
+
+# What each profile's results stand for, for the note on a page that shows them.
+SCALE = {"paper": "GPU scale: the paper's models and datasets.",
+         "cifar-cpu": "CPU scale only: CIFAR-10 with the small cnn4 network trained for a few epochs, "
+                      "not the paper's ResNets trained to convergence.",
+         "quick": "Digits only: scikit-learn's 8×8 digits with the small cnn4 network on a CPU, "
+                  "a stand-in for CIFAR-10 and the paper's ResNets.",
+         "smoke": "Smoke test only: digits, cnn4 and 2 training epochs; these numbers check that the "
+                  "pipeline runs and say nothing about the paper's claims."}
+
+
+def paper_table(tables: dict[str, Any], name: str) -> pd.DataFrame:
+    """One table of paper_tables.yaml in long form: model, eval (None for the time tables), column (the
+    paper's name), method (cu_core's), value."""
+    table = tables[name]
+    columns = table["columns"]
+    rows = []
+    for row in table["rows"]:
+        model, evaluated = row[0], (row[1] if len(row) == len(columns) + 2 else None)
+        for column, value in zip(columns, row[-len(columns):]):
+            rows.append({"model": model, "eval": evaluated, "column": column,
+                         "method": PAPER_METHODS.get(column, column), "value": float(value)})
+    return pd.DataFrame(rows)
+
+
+def canonical(df: pd.DataFrame) -> pd.DataFrame:
+    """The sub-runs with a method's default settings (sub-run named after its method), one per dataset, model,
+    task, forget-set size, method and seed; a `compare*` experiment's copy is kept first."""
+    if df.empty:
+        return df
+    keep = df[df["run"] == df["method"]].copy()
+    keep["_order"] = (~keep["experiment"].str.startswith("compare")).astype(int)
+    keep = keep.sort_values(["_order", "experiment", "run_id"], kind="stable")
+    keys = ["data", "model", "task", "num_forget", "method", "seed"]
+    return keep.drop_duplicates(keys).drop(columns="_order").reset_index(drop=True)
+
+
+def pick_rows(preferred: list[str], keep: Any, root: str | Path | None = None) -> tuple[str | None, pd.DataFrame]:
+    """The first profile of `preferred` whose `canonical` sub-runs, filtered by `keep(df) -> df`, are not empty,
+    with those rows; (None, empty frame) when none has any."""
+    for profile in preferred:
+        df = canonical(subruns(profile, root=root))
+        if not df.empty:
+            df = keep(df)
+            if not df.empty:
+                return profile, df.reset_index(drop=True)
+    return None, pd.DataFrame()
+
+
+def _listing(values: Any) -> str:
+    return ", ".join(str(v) for v in sorted(set(values), key=str))
+
+
+def seeds_text(df: pd.DataFrame) -> str:
+    """'0, 1, 2' when every method ran on the same seeds, else '0, 1, 2 (contrastive, retrain); 0 (others)'."""
+    per_method = df.groupby("method")["seed"].apply(lambda s: tuple(sorted(set(s))))
+    groups = per_method.groupby(per_method).groups  # seed tuple -> methods
+    if len(groups) == 1:
+        return ", ".join(map(str, next(iter(groups))))
+    common = max(groups, key=lambda k: len(groups[k]))
+    parts = [f"{', '.join(map(str, seeds))} ({', '.join(sorted(groups[seeds]))})"
+             for seeds in sorted(groups, key=len, reverse=True) if seeds != common]
+    return "; ".join(parts + [f"{', '.join(map(str, common))} (others)"])
+
+
+def provenance(df: pd.DataFrame, profile: str | None) -> str:
+    """The caption line of a results table: dataset, model, hardware, seeds, profile and training epochs."""
+    if profile is None or df.empty:
+        return "No results of any profile were found."
+    return (f"Dataset: {_listing(df['dataset'])}. Model: {_listing(df['model'])}. "
+            f"Hardware: {_listing(df['hardware'])}. Seeds: {seeds_text(df)}. Profile: {profile}. "
+            f"Training epochs: {_listing(df['epochs_trained'])}.")
+
+
+def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:
+    """A display table: the paper's rows, then ours, indexed by source, model (and eval when given), with one
+    column per paper column. `paper` is `paper_table` output; `ours` has model, eval, column and text (preformatted
+    strings). A paper column without our result reads "not run"."""
+    columns = list(dict.fromkeys(paper["column"]))
+    index = ["model", "eval"] if paper["eval"].notna().any() else ["model"]
+    top = paper.assign(text=[f"{v:.{digits}f}" for v in paper["value"]])
+    frames = []
+    for source, part in (("Paper (v1)", top), (label, ours)):
+        if part.empty:
+            continue
+        wide = part.pivot_table(index=index, columns="column", values="text", aggfunc="first", sort=False)
+        wide = wide.reindex(columns=columns).fillna("not run")
+        frames.append(pd.concat({source: wide}, names=["Source"]))
+    table = pd.concat(frames)
+    table.columns.name = None
+    table.index.names = ["Source"] + [{"model": "Model", "eval": "Eval"}[i] for i in index]
+    return table
+
+
+def verdict(ok: bool | None) -> str:
+    """'holds', 'does not hold', or 'not tested at this scale' (ok is None)."""
+    return "not tested at this scale" if ok is None else ("holds" if ok else "does not hold")
+
+
+def ours_long(df: pd.DataFrame, evals: dict[str | None, str], columns: list[str], digits: int = 1) -> pd.DataFrame:
+    """Our numbers in `paper_table`'s long form: model, eval, column, method, mean, std, n and text ('m ± s').
+    `evals` maps the paper's evaluated set (None for the time tables) to our column; `columns` are the paper's
+    column names (a method without results has no row)."""
+    wanted = {PAPER_METHODS[c]: c for c in columns}
+    rows = []
+    if df.empty:
+        return pd.DataFrame(columns=["model", "eval", "column", "method", "mean", "std", "n", "text"])
+    sub = df[df["method"].isin(wanted)]
+    stats = mean_std(sub, ["model", "method"], list(evals.values()))
+    for _, r in stats.iterrows():
+        for evaluated, col in evals.items():
+            if pd.isna(r[col]):
+                continue
+            rows.append({"model": r["model"], "eval": evaluated, "column": wanted[r["method"]],
+                         "method": r["method"], "mean": float(r[col]), "std": float(r[f"{col}_std"]),
+                         "n": int(r["n"]), "text": fmt(float(r[col]), float(r[f"{col}_std"]), digits)})
+    return pd.DataFrame(rows, columns=["model", "eval", "column", "method", "mean", "std", "n", "text"])
+
+
+def nested(long: pd.DataFrame, value: str) -> dict[str, dict[str, dict[Any, float]]]:
+    """`paper_table` / `ours_long` output as {model: {method: {eval: value}}}, the input of a claim's rule."""
+    out: dict[str, dict[str, dict[Any, float]]] = {}
+    for _, r in long.iterrows():
+        out.setdefault(r["model"], {}).setdefault(r["method"], {})[r["eval"]] = float(r[value])
+    return out
+
+
+def judge(rule: Any, values: dict[str, dict[str, dict[Any, float]]]) -> tuple[bool | None, str]:
+    """Apply `rule(methods) -> (ok or None, why)` to each model of `values`; the claim holds when it holds for
+    every model tested, is untested (None) when no model could be tested. `why` names the model when there are
+    several."""
+    results = {model: rule(methods) for model, methods in values.items()}
+    tested = {m: r for m, r in results.items() if r[0] is not None}
+    if not tested:
+        reasons = {r[1] for r in results.values()}
+        return None, "; ".join(sorted(reasons)) if reasons else "no profile has results for this table"
+    ok = all(r[0] for r in tested.values())
+    if len(results) == 1:
+        return ok, next(iter(results.values()))[1]
+    return ok, "; ".join(f"{m}: {r[1]}" for m, r in results.items())
+
+
+def paper_count(rule: Any, paper: pd.DataFrame) -> str:
+    """How many of the paper's models satisfy `rule` on the paper's own numbers, e.g. '4 of 4 models'."""
+    results = [rule(methods)[0] for methods in nested(paper, "value").values()]
+    return f"{sum(bool(r) for r in results)} of {len(results)} models"
