@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install results book test clean
+.PHONY: help install results book test chromium clean
 
 help:
 	@echo "make book   - install, run the default experiment, build the book to book/_build/html"
@@ -32,7 +32,17 @@ results: $(STAMP)
 book: results
 	$(BIN)/jupyter-book build book --all -W -n --keep-going
 
-test: $(STAMP)
+# tests/test_browser.py opens the built book in headless Chromium: install Debian's package when it is missing
+# and we are root (as on CI); otherwise say so and go on (that test then skips, naming the reason).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for tests/test_browser.py"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: apt-get could not install chromium: tests/test_browser.py will skip"; \
+	  else echo "note: chromium not found and not root: tests/test_browser.py will skip (apt-get install chromium)"; fi; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 clean:

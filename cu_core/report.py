@@ -6,6 +6,7 @@ Layout read (written by `python -m cu_core.experiments`):
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from .results import read_metrics
 
 NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
            "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "loss_attack_accuracy",
-           "ulira_auc", "avg_gap", "seconds", "retrain_seconds", "samples", "retrain_samples", "epochs", "probe_forget"]
+           "ulira_balanced_accuracy", "ulira_tpr_at_1pct_fpr", "avg_gap", "seconds", "retrain_seconds", "samples", "retrain_samples", "epochs", "probe_forget"]
 
 
 def subruns(profile: str, experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:
@@ -49,7 +50,8 @@ def subruns(profile: str, experiment: str | None = None, root: str | Path | None
 def available(profiles: list[str], root: str | Path | None = None) -> list[str]:
     """The profiles of `profiles` that have at least one complete sub-run, in the given order."""
     base = results_dir(root)
-    return [p for p in profiles if any(base.glob(f"{p}/*/*/runs/*/metrics.json"))]
+    return [p for p in profiles if any(not any(part.startswith(".") for part in path.relative_to(base).parts)
+                                       for path in base.glob(f"{p}/*/*/runs/*/metrics.json"))]
 
 
 def pick_profile(preferred: list[str], root: str | Path | None = None) -> str | None:
@@ -97,8 +99,12 @@ SCALE = {"paper": "GPU scale: the paper's models and datasets.",
                       "not the paper's ResNets trained to convergence.",
          "quick": "Digits only: scikit-learn's 8×8 digits with the small cnn4 network on a CPU, "
                   "a stand-in for CIFAR-10 and the paper's ResNets.",
-         "smoke": "Smoke test only: digits, cnn4 and 2 training epochs; these numbers check that the "
+         "smoke": "Smoke test only: digits, cnn4 and very short training; these numbers check that the "
                   "pipeline runs and say nothing about the paper's claims."}
+
+
+NO_RESULTS = ("No profile has results for this page yet; the chapter's first page lists the commands that "
+              "produce them.")
 
 
 def paper_table(tables: dict[str, Any], name: str) -> pd.DataFrame:
@@ -189,6 +195,12 @@ def verdict(ok: bool | None) -> str:
     return "not tested at this scale" if ok is None else ("holds" if ok else "does not hold")
 
 
+def natural_key(name: str) -> tuple[str, int]:
+    """Sort key that puts resnet18 before resnet34 before resnet101."""
+    match = re.search(r"\d+", name)
+    return (name[:match.start()] if match else name, int(match.group()) if match else -1)
+
+
 def ours_long(df: pd.DataFrame, evals: dict[str | None, str], columns: list[str], digits: int = 1) -> pd.DataFrame:
     """Our numbers in `paper_table`'s long form: model, eval, column, method, mean, std, n and text ('m ± s').
     `evals` maps the paper's evaluated set (None for the time tables) to our column; `columns` are the paper's
@@ -199,6 +211,7 @@ def ours_long(df: pd.DataFrame, evals: dict[str | None, str], columns: list[str]
         return pd.DataFrame(columns=["model", "eval", "column", "method", "mean", "std", "n", "text"])
     sub = df[df["method"].isin(wanted)]
     stats = mean_std(sub, ["model", "method"], list(evals.values()))
+    stats = stats.sort_values("model", key=lambda s: s.map(natural_key), kind="stable")
     for _, r in stats.iterrows():
         for evaluated, col in evals.items():
             if pd.isna(r[col]):
@@ -225,7 +238,7 @@ def judge(rule: Any, values: dict[str, dict[str, dict[Any, float]]]) -> tuple[bo
     tested = {m: r for m, r in results.items() if r[0] is not None}
     if not tested:
         reasons = {r[1] for r in results.values()}
-        return None, "; ".join(sorted(reasons)) if reasons else "no profile has results for this table"
+        return None, "; ".join(sorted(reasons)) if reasons else "No profile has results for this table"
     ok = all(r[0] for r in tested.values())
     if len(results) == 1:
         return ok, next(iter(results.values()))[1]

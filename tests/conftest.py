@@ -30,3 +30,35 @@ def class_setup(digits_runs):
 
     prep = prepare(digits_runs["cfg"])
     return prep, train_reference(prep, retrain=False, cache_dir=digits_runs["root"] / "cache")
+
+
+@pytest.fixture(scope="session")
+def book_results(tmp_path_factory, digits_runs):
+    """Real quickstart results, written by the project's own CLI (its models come from the session's
+    checkpoint cache: the quickstart config is the default one that `digits_runs` trained)."""
+    import sys
+
+    from test_book import run, tail
+
+    out = tmp_path_factory.mktemp("results")
+    proc = run([sys.executable, "-m", "cu_core", "quickstart", "--results-dir", str(out), "--no-progress",
+                "--cache-dir", str(digits_runs["root"] / "cache")])
+    assert proc.returncode == 0, f"`python -m cu_core quickstart` failed:\n{tail(proc)}"
+    for kind in ("original", "retrain"):
+        for name in ("metrics.json", "history.csv"):
+            assert (out / "quickstart" / kind / name).is_file(), f"CLI did not write {kind}/{name}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory, book_results):
+    """The whole book, built once per session from a copy with the -W -n gate, against `book_results`
+    (tests/test_book.py checks its HTML, tests/test_browser.py opens it in Chromium)."""
+    from test_book import build, copy_book, tail
+
+    book = copy_book(tmp_path_factory.mktemp("book") / "book")
+    proc = build(book, book_results)
+    assert proc.returncode == 0, f"book build failed (exit {proc.returncode}):\n{tail(proc)}"
+    out = book / "_build" / "html"
+    assert (out / "intro.html").is_file() and (out / "quickstart_results.html").is_file()
+    return out

@@ -1,7 +1,8 @@
 """End-to-end tests of the Jupyter Book in book/.
 
-The module builds the book once, from a copy, against results produced by
-``python -m cu_core quickstart`` in a temporary folder, then checks the HTML:
+The book is built once per test session, from a copy, against results produced by
+``python -m cu_core quickstart`` in a temporary folder (fixtures ``book_results`` and ``book_html``
+in conftest.py, shared with tests/test_browser.py); this module checks the HTML:
 
 (a) every script, stylesheet, image, icon, iframe and CSS ``url()``/``@import`` is a local
     file that exists, so reading the book contacts no other host;
@@ -124,29 +125,16 @@ def text_of(fragment: str) -> str:
 
 
 # --------------------------------------------------------------------------- fixtures
+# The book is built once per session (conftest.py: `book_results`, `book_html`, which use the helpers above);
+# tests/test_browser.py opens the same build in Chromium.
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, digits_runs) -> Path:
-    """Real quickstart results, written by the project's own CLI (its models come from the session's
-    checkpoint cache: the quickstart config is the default one that `digits_runs` trained)."""
-    out = tmp_path_factory.mktemp("results")
-    proc = run([sys.executable, "-m", "cu_core", "quickstart", "--results-dir", str(out), "--no-progress",
-                "--cache-dir", str(digits_runs["root"] / "cache")])
-    assert proc.returncode == 0, f"`python -m cu_core quickstart` failed:\n{tail(proc)}"
-    for kind in ("original", "retrain"):
-        for name in ("metrics.json", "history.csv"):
-            assert (out / "quickstart" / kind / name).is_file(), f"CLI did not write {kind}/{name}"
-    return out
+def results(book_results) -> Path:
+    return book_results
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory, results) -> Path:
-    """The whole book, built from a copy with the -W -n gate."""
-    book = copy_book(tmp_path_factory.mktemp("book") / "book")
-    proc = build(book, results)
-    assert proc.returncode == 0, f"book build failed (exit {proc.returncode}):\n{tail(proc)}"
-    out = book / "_build" / "html"
-    assert (out / "intro.html").is_file() and (out / "quickstart_results.html").is_file()
-    return out
+def html(book_html) -> Path:
+    return book_html
 
 
 # --------------------------------------------------------------------------- (a)

@@ -112,3 +112,31 @@ def test_cuda_device_refused_without_cuda():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ConfigError, match="CUDA is not available"):
         TrainConfig(device="cuda")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(__import__("cu_core.unlearn", fromlist=["METHODS"]).METHODS))
+def test_every_method_runs_from_the_cli(method, digits_runs, tmp_path, capsys):
+    """`python -m cu_core unlearn --method NAME` (in-process) on the default digits class task, with the digits
+    preset's settings as flags and small budgets; it writes a schema-valid run."""
+    from cu_core.cli import main
+    from cu_core.experiments.presets import method_settings
+    from cu_core.results import read_metrics
+    from cu_core.unlearn import METHODS
+
+    settings = {} if method == "retrain" else method_settings(method, "digits")
+    fields = METHODS[method].config.__dataclass_fields__
+    if "epochs" in fields and method != "retrain":
+        settings["epochs"] = 1
+    if method == "contrastive":
+        settings["max_passes"] = 2
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    assert main(["unlearn", "--method", method, *flags, "--out", str(tmp_path / method), "--cache-dir",
+                 str(digits_runs["root"] / "cache"), "--no-progress"]) == 0, capsys.readouterr().err
+    metrics = read_metrics(tmp_path / method)
+    assert metrics is not None and metrics["method"] == method
+    for key, value in settings.items():
+        assert metrics["unlearn_config"][key] == pytest.approx(value), key
+    help_text = subprocess.run([sys.executable, "-m", "cu_core", "unlearn", "--method", method, "--help"],
+                               capture_output=True, text=True).stdout
+    assert f"--method {method}" in help_text or method in help_text

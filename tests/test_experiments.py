@@ -88,3 +88,41 @@ def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
     assert report["failed"] == 2 and report["done"] + report["skipped"] == 1
     assert "method" in failing.stderr and "forget_all" in failing.stderr and "epochs_typo" in failing.stderr
     assert not list((tmp_path / "results" / "smoke_bad" / "bad_method").glob("[!.]*"))  # no finished folder
+
+
+@pytest.mark.slow
+def test_killed_grid_resumes_without_lost_or_duplicated_runs(tmp_path):
+    """SIGKILL the driver (and its kernel) mid-grid; the rerun completes every run exactly once, and a
+    truncated metrics.json is detected and recomputed."""
+    import os
+    import signal
+    import time
+
+    profile = {"name": "killme", "seeds": [0, 1, 2],
+               "defaults": {"dataset": "digits", "train_epochs": 3},
+               "experiments": {"refs": {"template": "train_reference.ipynb"}}}
+    (tmp_path / "killme.yaml").write_text(yaml.safe_dump(profile))
+    results = tmp_path / "results"
+    env = {**os.environ, "CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "cu_core.experiments", "run", "--profile", str(tmp_path / "killme.yaml"),
+           "--results-dir", str(results), "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    folder = results / "killme" / "refs"
+    deadline = time.time() + 600
+    while time.time() < deadline and not any(p.name.startswith("seed-") for p in folder.glob("*")):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-grid: one run done, the next one in its kernel
+    proc.wait()
+    finished = sorted(p.name for p in folder.glob("seed-*"))
+    assert 1 <= len(finished) < 3
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    report = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert rerun.returncode == 0 and report["skipped"] == len(finished) and report["done"] == 3 - len(finished)
+    runs = sorted(p.name for p in folder.iterdir())
+    assert len(runs) == 3 and all(r.startswith("seed-") for r in runs)  # no duplicates, no leftover staging
+    victim = folder / runs[0] / "metrics.json"
+    victim.write_text(victim.read_text()[:50])  # truncated
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    report = json.loads(again.stdout.strip().splitlines()[-1])
+    assert report["done"] == 1 and report["skipped"] == 2
+    assert read_metrics(folder / runs[0])["kind"] == "experiment"

@@ -2,7 +2,6 @@
 knob whose shared defaults are the config's, and a build cell that goes through cu_core only."""
 import ast
 import json
-from pathlib import Path
 
 import papermill
 import pytest

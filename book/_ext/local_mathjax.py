@@ -91,6 +91,9 @@ def _copy(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.setup_extension("sphinx.ext.mathjax")
+    # Load MathJax on every page, not only on pages whose body has math: the sidebar shows page titles with
+    # math (e.g. "λ_CE" written as $\lambda_{CE}$) on every page, and those must render too.
+    app.set_html_assets_policy("always")
     app.connect("config-inited", _configure)
     app.connect("build-finished", _copy)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
