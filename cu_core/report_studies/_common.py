@@ -1,0 +1,125 @@
+"""Shared readers and text helpers of the study tables."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+
+TASKS = ("class", "sample")
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    fa, fb = _as_float(a), _as_float(b)
+    if fa is not None and fb is not None:
+        return math.isclose(fa, fb, rel_tol=1e-9, abs_tol=1e-12)
+    return str(a).strip().lower() == str(b).strip().lower()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_parameters(run_dir: str | Path) -> dict[str, Any]:
+    """The template parameters of one experiment run (its `config.json`), or {} when it is missing or broken."""
+    path = Path(run_dir) / "config.json"
+    try:
+        return dict(json.loads(path.read_text()).get("parameters") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def split_subrun(name: str) -> tuple[str, str]:
+    """'lambda_ce-0.0' → ('lambda_ce', '0.0'); 'forget_selection-first_n' → ('forget_selection', 'first_n').
+
+    Knob names hold no hyphen, so the first hyphen separates knob and value; a name without one is
+    (name, '')."""
+    knob, _, value = name.partition("-")
+    return knob, value
+
+
+def value_label(value: Any) -> str:
+    """A value as the figures show it: numbers without trailing zeros ('0.0' → '0', '4' → '4'), text as is."""
+    number = _as_float(value)
+    return f"{number:g}" if number is not None else str(value)
+
+
+def fmt_pm(mean: Any, std: Any = None, digits: int = 1) -> str:
+    """'12.3 ± 4.5'; '12.3' when std is missing or NaN (one seed); '–' when the mean is missing or NaN."""
+    m, s = _as_float(mean), _as_float(std)
+    if m is None:
+        return "–"
+    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:
+    """A caption line: dataset (display name), model(s), hardware, seeds, profile; or why there is nothing."""
+    if profile is None or df.empty:
+        return f"No results{(' for ' + what) if what else ''} were found."
+
+    def listing(col: str) -> str:
+        return ", ".join(sorted({str(v) for v in df[col].dropna()}, key=str)) or "unknown"
+
+    seeds = ", ".join(str(int(s)) for s in sorted(set(df["seed"].dropna())))
+    return (f"Dataset: {listing('dataset')}. Model: {listing('model')}. Hardware: {listing('hardware')}. "
+            f"Seeds: {seeds or 'none'}. Profile: {profile}.")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown (MyST) table, cells as text; '|' in a cell is escaped."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def note_table(text: str) -> str:
+    """A one-cell Markdown table holding a note (e.g. what is missing), for places that must hold a table."""
+    return markdown_table(pd.DataFrame({"Note": [text]}))
+
+
+def delta_text(delta: dict[str, float], digits: int = 1) -> str:
+    """A `paired_delta` as '+12.3 ± 4.5 points (3 seeds)' ('–' when no seed has both values)."""
+    if not delta["n"]:
+        return "–"
+    m, s, n = delta["mean"], delta["std"], int(delta["n"])
+    spread = "" if math.isnan(s) else f" ± {s:.{digits}f}"
+    return f"{m:+.{digits}f}{spread} points ({n} seed{'s' if n != 1 else ''})"
+
+
+def change_text(delta: dict[str, float], digits: int = 1, unit: str = "points") -> str:
+    """A `paired_delta` in words: 'drops by 98.8 ± 1.2 points (98.8 → 0.0; 3 seeds)', 'rises by …', or
+    'does not change (…)' when the mean change rounds to 0; 'was not measured' when no seed has both values."""
+    if not delta["n"]:
+        return "was not measured (no seed has both values yet)"
+    m, s, n = delta["mean"], delta["std"], int(delta["n"])
+    spread = "" if math.isnan(s) else f" ± {s:.{digits}f}"
+    where = f"{delta['base']:.{digits}f} → {delta['other']:.{digits}f}; {n} seed{'s' if n != 1 else ''}"
+    if round(m, digits) == 0:
+        return f"does not change ({where})"
+    return f"{'drops' if m < 0 else 'rises'} by {abs(m):.{digits}f}{spread} {unit} ({where})"
+
+
+def mean_text(stat: dict[str, float], digits: int = 1, unit: str = "") -> str:
+    """A `value_mean` as '12.3 ± 4.5 %' ('–' when missing)."""
+    text = fmt_pm(stat["mean"], stat["std"], digits)
+    return text if text == "–" or not unit else f"{text}{unit}"
