@@ -68,13 +68,23 @@ def mean_std(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
     return pd.concat([mean, std, groups.size().rename("n")], axis=1).reset_index()
 
 
+def _finite(value: Any) -> float | None:
+    """`value` as a finite float, or None (missing, NaN, inf, not a number, a bool)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
 def fmt(mean: Any, std: Any = None, digits: int = 1) -> str:
-    """'84.5 ± 1.2' (or '84.5' for one seed, '–' when missing)."""
-    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+    """'84.5 ± 1.2'; '84.5' when std is missing or NaN (one seed); '–' when the mean is missing or NaN."""
+    m, s = _finite(mean), _finite(std)
+    if m is None:
         return "–"
-    if std is None or (isinstance(std, float) and np.isnan(std)):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def formatted(stats: pd.DataFrame, by: list[str], columns: list[str], digits: int = 1) -> pd.DataFrame:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..report import fmt
+
 
 
 TASKS = ("class", "sample")
@@ -61,12 +63,7 @@ def value_label(value: Any) -> str:
     return f"{number:g}" if number is not None else str(value)
 
 
-def fmt_pm(mean: Any, std: Any = None, digits: int = 1) -> str:
-    """'12.3 ± 4.5'; '12.3' when std is missing or NaN (one seed); '–' when the mean is missing or NaN."""
-    m, s = _as_float(mean), _as_float(std)
-    if m is None:
-        return "–"
-    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
+fmt_pm = fmt  # one formatter for mean ± std: cu_core.report.fmt
 
 
 def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:

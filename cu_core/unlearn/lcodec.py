@@ -38,7 +38,7 @@ from ..errors import ConfigError, check_bool, check_choice, check_float, check_i
 from ..runtime import seed_everything
 from .base import UnlearnResult
 from .codec import foci
-from .common import Clock, private_copy
+from .common import Clock, check_common, private_copy
 
 SELECTIONS = ("foci", "full", "random")
 
@@ -63,15 +63,15 @@ class LcodecConfig:
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
+        check_common(self)  # seed, progress
         check_choice("selection", self.selection, SELECTIONS)
         for name, low in (("n_perturbations", 3), ("max_selected", 0), ("scrub_batch_size", 1),
-                          ("hessian_batch", 1), ("seed", 0)):
+                          ("hessian_batch", 1)):
             check_int(name, getattr(self, name), low)
         for name in ("perturbation_std", "l2_reg", "epsilon", "fd_lr"):
             check_float(name, getattr(self, name), 0.0, low_open=True)
         check_float("delta", self.delta, 0.0, 1.0, low_open=True, high_open=True)
         check_bool("noise", self.noise)
-        check_bool("progress", self.progress)
 
 
 def noise_std(n: int, cfg: LcodecConfig, m: int = 1, big_m: float = 0.25, lip: float = 1.0) -> float:
