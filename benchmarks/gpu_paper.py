@@ -1,10 +1,11 @@
 """The prepared GPU script (issue 8): loader benchmark for ResNet-18, then the ResNet-18 / CIFAR-10 part of the
 `paper` profile (original, Retrain, contrastive unlearning and the paper's baselines, class 5 and 500 random
 samples), time-boxed to fit ~10 minutes on one H100-class GPU. Calls `cu_core` directly (the GPU machine has
-no papermill); writes the same layout as the experiment driver, so the folder can be copied under
-`data/results/` and read by the book:
+no papermill); writes the same layout as the experiment driver, so `--out data/results` (or the folder
+copied there) is read by the book's reproduction pages as the profile `paper-gpu`:
 
     <out>/paper-gpu/resnet18_cifar10/task-<task>_seed-<seed>/runs/<name>/metrics.json
+    <out>/paper-gpu/{gpu_log.json, summary.md, loader_speed_gpu.md}
 
 Example (on the GPU machine, archive copied into ./data/archive and named in `carry`)::
 
@@ -54,7 +55,7 @@ def main() -> None:
     except ConfigError as err:
         parser.error(str(err))
     os.environ.setdefault("TQDM_DISABLE", "1")
-    out = Path(args.out)
+    out = Path(args.out) / "paper-gpu"  # the profile folder the book reads (report.PREFERRED_PROFILES)
     start = time.perf_counter()
     if not args.skip_loader:
         bench = subprocess.run([sys.executable, str(Path(__file__).with_name("loader_speed.py")), "--models",
@@ -66,7 +67,7 @@ def main() -> None:
     for task in args.tasks:
         cfg = run_config(dataset=args.dataset, model=args.model, task=task, num_forget=args.num_forget,
                          train_epochs=args.epochs, device=args.device)
-        folder = out / "paper-gpu" / f"{args.model}_{args.dataset}" / f"task-{task}_seed-0"
+        folder = out / f"{args.model}_{args.dataset}" / f"task-{task}_seed-0"
         for kind in ("original", "retrain"):
             m = runs.reference(folder, cfg, kind)
             log.append({"task": task, "run": kind, "seconds": m["seconds"]["train"], "acc": m["acc"]})

@@ -104,7 +104,12 @@ PAPER_METHODS = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive"
                  "Fisher": "fisher", "LCODEC": "lcodec"}
 
 # What each profile's results stand for, for the note on a page that shows them.
+# The reproduction pages show the first of these profiles that has results for them.
+PREFERRED_PROFILES = ["paper", "paper-gpu", "cifar-cpu", "quick", "smoke"]
+
 SCALE = {"paper": "GPU scale: the paper's models and datasets.",
+         "paper-gpu": "GPU scale, time-boxed: ResNet-18 on CIFAR-10 from `benchmarks/gpu_paper.py`, trained for "
+                      "fewer epochs than the paper's 100 (see the training epochs below).",
          "cifar-cpu": "CPU scale only: CIFAR-10 with the small cnn4 network trained for a few epochs, "
                       "not the paper's ResNets trained to convergence.",
          "quick": "Digits only: scikit-learn's 8×8 digits with the small cnn4 network on a CPU, "

@@ -72,7 +72,7 @@ def test_gpu_script_runs_on_the_cpu_at_toy_size(tmp_path):
                 "--epochs", "2", "--preset", "digits", "--num-forget", "50", "--skip-loader",
                 "--methods", "contrastive", "retrain", "neggrad", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    log = json.loads((out / "gpu_log.json").read_text())
+    log = json.loads((out / "paper-gpu" / "gpu_log.json").read_text())
     assert [(e["task"], e["run"]) for e in log] == [
         (t, r) for t in ("class", "sample") for r in ("original", "retrain", "contrastive", "neggrad")]
     assert all("seconds" in e for e in log)
@@ -80,7 +80,12 @@ def test_gpu_script_runs_on_the_cpu_at_toy_size(tmp_path):
         folder = out / "paper-gpu" / "cnn4_digits" / f"task-{task}_seed-0" / "runs"
         assert {p.parent.name for p in folder.glob("*/metrics.json")} == {"original", "retrain", "contrastive",
                                                                           "neggrad"}
-    summary = (out / "summary.md").read_text()
+    # ... which the book's reports read as the profile `paper-gpu`.
+    from cu_core import report
+    rows = report.subruns("paper-gpu", root=out)
+    assert set(rows["experiment"]) == {"cnn4_digits"} and len(rows) == 8
+    assert report.pick_profile(report.PREFERRED_PROFILES, root=out) == "paper-gpu"
+    summary = (out / "paper-gpu" / "summary.md").read_text()
     assert "| class | contrastive |" in summary and "vs Retrain (2 epochs)" in summary
 
 
