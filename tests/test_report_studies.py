@@ -166,3 +166,28 @@ def test_check_command_accepts(command):
 def test_check_command_rejects(command, why):
     with pytest.raises(ValueError, match=why):
         rs.check_command(command)
+
+
+def test_headline_picks_retrain_cu_and_the_lowest_gap_baseline_per_slot():
+    def row(method, task, nf, seed, gap):
+        return {"method": method, "task": task, "num_forget": nf, "seed": seed, "acc_forget_train": 10.0,
+                "acc_retain_train": 99.0, "acc_retain_test": 90.0, "acc_test": 90.0, "mia_efficacy": 50.0,
+                "avg_gap": gap, "seconds": 1.0}
+    rows = [row("retrain", "class", None, s, None) for s in (0, 1)]
+    rows += [row("contrastive", "class", None, s, 1.0 + s) for s in (0, 1)]
+    rows += [row("neggrad", "class", None, 0, 4.0), row("scrub", "class", None, 0, 0.5),
+             row("original", "class", None, 0, None)]
+    for nf, best in ((500, "salun"), (4500, "neggrad")):  # the paper's size and SalUn's 10 %
+        rows += [row("retrain", "sample", nf, 0, None), row("contrastive", "sample", nf, 0, 2.0),
+                 row("salun", "sample", nf, 0, 1.0 if best == "salun" else 3.0),
+                 row("neggrad", "sample", nf, 0, 1.0 if best == "neggrad" else 3.0)]
+    top = rs.headline(pd.DataFrame(rows))
+    assert list(top["Slot"]) == ["class"] * 3 + ["500 random images"] * 3 + ["4500 random images (SalUn's 10 %)"] * 3
+    assert list(top["Role"]) == ["Retrain", "CU", "best baseline"] * 3
+    assert list(top["Method"]) == ["retrain", "contrastive", "scrub", "retrain", "contrastive", "salun",
+                                   "retrain", "contrastive", "neggrad"]
+    assert top.iloc[1]["Avg. Gap ↓"] == "1.5 ± 0.7" and top.iloc[1]["Seeds"] == 2
+    # CU is never its own "best baseline", and nothing is made up for a missing slot
+    only_cu = rs.headline(pd.DataFrame([row("retrain", "class", None, 0, None), row("contrastive", "class", None, 0, 1)]))
+    assert list(only_cu["Role"]) == ["Retrain", "CU"]
+    assert rs.headline(pd.DataFrame()).empty

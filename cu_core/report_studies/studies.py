@@ -135,6 +135,51 @@ def method_table(df: pd.DataFrame, digits: int = 1) -> tuple[pd.DataFrame, pd.Da
     return table, stats
 
 
+#: The comparison slots of a profile: the class task, the paper's (smallest) sample task, SalUn's 10 % (largest).
+SLOTS: dict[str, str] = {"class": "class task (forget one class)", "sample": "sample task (random images)",
+                         "sample10": "sample task, SalUn's 10 % of the training set"}
+
+
+def slot_rows(df: pd.DataFrame, slot: str) -> pd.DataFrame:
+    """Rows of one slot of `SLOTS`: the class task; the smallest sample forget set; the largest when there are
+    several (`sample10`, empty otherwise)."""
+    if df.empty:
+        return df
+    if slot == "class":
+        return df[df["task"] == "class"]
+    sample = df[df["task"] == "sample"]
+    sizes = sorted(set(sample["num_forget"].dropna()))
+    if not sizes or (slot == "sample10" and len(sizes) < 2):
+        return sample.iloc[0:0]
+    return sample[sample["num_forget"] == (sizes[0] if slot == "sample" else sizes[-1])]
+
+
+def headline(df: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """CU against Retrain and the best baseline (lowest mean Avg. Gap, CU excluded) in each slot of `SLOTS`
+    present in `df` (one profile's sub-runs): the `method_table` columns with a Slot ("class", "500 random
+    images", ...) and a Role column (Retrain, CU, best baseline)."""
+    parts = []
+    for slot in SLOTS:
+        rows = slot_rows(df, slot)
+        table, stats = method_table(rows, digits)
+        if table.empty:
+            continue
+        label = "class" if slot == "class" else f"{int(rows['num_forget'].iloc[0])} random images"
+        label += " (SalUn's 10 %)" if slot == "sample10" else ""
+        others = stats[~stats["method"].isin(["retrain", "original", "contrastive"])].dropna(subset=["avg_gap"])
+        roles = {"retrain": "Retrain", "contrastive": "CU"}
+        if not others.empty:
+            roles[str(others.iloc[0]["method"])] = "best baseline"
+        for method, role in roles.items():
+            hit = table[table["Method"] == method]
+            if not hit.empty:
+                parts.append(hit.assign(Slot=label, Role=role))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out[["Slot", "Role"] + [c for c in out.columns if c not in ("Slot", "Role")]]
+
+
 def noise_floor(df: pd.DataFrame) -> float:
     """Retrain's own seed spread: the mean over UA, RA, TA and MIA of their std (ddof 1) across Retrain's seeds,
     in points; NaN with fewer than two Retrain seeds. A gap below it cannot be told from Retrain."""
