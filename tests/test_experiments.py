@@ -126,3 +126,35 @@ def test_killed_grid_resumes_without_lost_or_duplicated_runs(tmp_path):
     report = json.loads(again.stdout.strip().splitlines()[-1])
     assert report["done"] == 1 and report["skipped"] == 2
     assert read_metrics(folder / runs[0])["kind"] == "experiment"
+
+
+def test_runs_claimed_by_a_live_driver_are_left_to_it_and_stale_claims_are_taken_over(tmp_path):
+    """Several drivers may share one results folder: a run is claimed by an exclusive lock file."""
+    import os
+    import socket
+
+    from cu_core.experiments.runner import claim, execute, summary
+
+    run = expand(load_profile("smoke"))[0]
+    final = tmp_path / run.folder
+    lock = final.parent / f".{final.name}.lock"
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    with claim(final) as owner:
+        assert owner is None and lock.read_text() == me
+        with claim(final) as other:
+            assert other == me  # a second claimant sees the live owner
+        outcome = execute(run, tmp_path)
+        assert outcome.status == "busy" and me in outcome.message
+        assert not (final.parent / f".{run.run_id}.partial").exists() and not final.exists()  # no work started
+        report = summary([outcome])
+        assert report["busy"] == [{"run": run.folder, "message": outcome.message}] and report["failed"] == 0
+    assert not lock.exists()  # released
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{socket.gethostname()}:{dead.pid}")  # left by a driver that was killed
+    with claim(final) as owner:
+        assert owner is None and lock.read_text() == me
+    lock.write_text("another-host:1")  # another machine on a shared folder: respected
+    with claim(final) as owner:
+        assert owner == "another-host:1"
+    assert lock.exists()

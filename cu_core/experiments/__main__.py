@@ -5,7 +5,9 @@
     python -m cu_core.experiments run --profile quick [--only compare_class] [--seeds 0 1] [--results-dir DIR]
 
 Runs whose results exist are skipped; a failed run does not stop the others; every failure is listed at the end
-and the exit status is 1 when any run failed (2 for a bad command line or profile).
+and the exit status is 1 when any run failed (2 for a bad command line or profile). Several drivers can share
+one results folder (start one per core or per GPU): each claims a run with a lock file, and lists the runs it
+left to a live other driver as BUSY (not a failure).
 """
 from __future__ import annotations
 
@@ -51,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .runner import run_grid, summary
 
     result = summary(run_grid(runs, results=args.results_dir, progress=not args.no_progress))
-    print(json.dumps({k: v for k, v in result.items() if k != "failures"}))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("failures", "busy")}))
+    for busy in result["busy"]:
+        print(f"BUSY {busy['run']}: {busy['message']}", file=sys.stderr)
     for failure in result["failures"]:
         print(f"FAILED {failure['run']}: {failure['message']}", file=sys.stderr)
     return 1 if result["failed"] else 0

@@ -5,16 +5,23 @@ writes its sub-runs there, and skips those already complete, so an interrupted r
 executed notebook (with `mystnb.execution_mode: off`, so the book shows it without re-running it),
 `config.json`, a summary `metrics.json` (kind "experiment") and `history.csv` (one row per sub-run), and
 renames the folder into place. A run whose folder holds a valid `metrics.json` is skipped.
+
+Several drivers may work on one results folder at once (e.g. one per core, or one per GPU): a run is claimed by
+creating `<experiment>/.<run_id>.lock` exclusively (it holds the owner's host and process id). A driver that
+finds a run claimed by a live process on its host reports it as "busy" and moves on; a lock left by a process
+that died (same host, pid gone) is taken over, and the staging folder it left resumes.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm.auto import tqdm
 
@@ -27,7 +34,7 @@ from .runs import table
 @dataclass
 class Outcome:
     run: Run
-    status: str  # "done", "skipped" (complete before), "failed"
+    status: str  # "done", "skipped" (complete before), "busy" (claimed by another live driver), "failed"
     seconds: float
     message: str = ""
 
@@ -64,16 +71,68 @@ def _finish(run: Run, staging: Path, final: Path, seconds: float) -> None:
     os.replace(staging, final)
 
 
-def execute(run: Run, root: Path, *, kernel: str = "python3") -> Outcome:
-    """Run one template (unless complete); never raises for a failing notebook."""
-    import papermill
+def _owner_alive(lock: Path) -> str | None:
+    """'host:pid' of the lock's owner when that process is alive (or on another host: assume alive), else None."""
+    try:
+        host, pid = lock.read_text().split(":")
+    except (OSError, ValueError):
+        return None  # unreadable or half-written by a process that died at once: stale
+    if host != socket.gethostname():
+        return f"{host}:{pid}"
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return None
+    except (PermissionError, ValueError):
+        pass
+    return f"{host}:{pid}"
 
+
+@contextmanager
+def claim(folder: Path) -> Iterator[str | None]:
+    """Claim the run whose final folder is `folder`: yields None when claimed (released on exit), else the
+    'host:pid' of the live driver that holds it."""
+    lock = folder.parent / f".{folder.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _owner_alive(lock)
+            if owner is not None:
+                yield owner
+                return
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{socket.gethostname()}:{os.getpid()}")
+        try:
+            yield None
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield "unknown (the lock could not be taken)"
+
+
+def execute(run: Run, root: Path, *, kernel: str = "python3") -> Outcome:
+    """Run one template (unless complete or claimed by another driver); never raises for a failing notebook."""
     final = root / run.folder
     if read_metrics(final) is not None:
         return Outcome(run, "skipped", 0.0)
-    start = time.perf_counter()
     if run.problem:
         return Outcome(run, "failed", 0.0, run.problem)
+    with claim(final) as owner:
+        if owner is not None:
+            return Outcome(run, "busy", 0.0, f"being run by {owner}")
+        if read_metrics(final) is not None:  # finished by another driver since the first check
+            return Outcome(run, "skipped", 0.0)
+        return _execute(run, final, kernel)
+
+
+def _execute(run: Run, final: Path, kernel: str) -> Outcome:
+    import papermill
+
+    start = time.perf_counter()
     staging = final.parent / f".{run.run_id}.partial"
     staging.mkdir(parents=True, exist_ok=True)
     try:
@@ -99,10 +158,11 @@ def run_grid(runs: list[Run], *, results: str | Path | None = None, progress: bo
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, Any]:
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "busy", "failed")}
     return {**counts, "seconds": round(sum(o.seconds for o in outcomes), 1),
             "failures": [{"run": o.run.folder, "message": o.message, "params": o.run.params}
-                         for o in outcomes if o.status == "failed"]}
+                         for o in outcomes if o.status == "failed"],
+            "busy": [{"run": o.run.folder, "message": o.message} for o in outcomes if o.status == "busy"]}
 
 
-__all__ = ["Outcome", "execute", "run_grid", "summary"]
+__all__ = ["Outcome", "claim", "execute", "run_grid", "summary"]
