@@ -8,6 +8,7 @@ ratio (time ratio / sample ratio; issue target for CU ≤ 1.3), and the accuraci
 Example::
 
     python benchmarks/unlearning_cost.py --dataset digits --tasks class sample
+    python benchmarks/unlearning_cost.py --from-results cifar-cpu --methods contrastive   # committed runs
     CU_DATA_DIR=/path/with/archive python benchmarks/unlearning_cost.py --dataset cifar10 --methods contrastive
 """
 from __future__ import annotations
@@ -20,9 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cu_core import report  # noqa: E402
 from cu_core.config import RunConfig  # noqa: E402
 from cu_core.experiments.presets import PRESETS, method_settings  # noqa: E402
 from cu_core.pipeline import run_unlearning  # noqa: E402
+from cu_core.results import read_metrics  # noqa: E402
 from cu_core.unlearn import METHODS, method_config  # noqa: E402
 
 COLUMNS = ["method", "task", "forget acc", "forget-class test", "remaining test", "test", "MIA-eff.", "Avg. Gap",
@@ -41,6 +44,31 @@ def row(metrics: dict, task: str) -> list[str]:
             f"{time_ratio / sample_ratio:.2f}" if sample_ratio > 0 else "–"]
 
 
+def print_table(rows: list[list[str]], columns: list[str], csv_path: str | None) -> None:
+    print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    if csv_path:
+        import csv
+        with open(csv_path, "w", newline="") as fh:
+            csv.writer(fh).writerows([columns, *rows])
+
+
+def from_results(profile: str, methods: list[str], tasks: list[str], results_dir: str | None) -> list[list[str]]:
+    """The table's rows from a profile's finished unlearning sub-runs (one per run and seed), no recomputation."""
+    runs = report.subruns(profile, root=results_dir)
+    if runs.empty:
+        raise SystemExit(f"error: --from-results {profile!r}: no finished runs under {report.results_dir(results_dir)}")
+    runs = runs[(runs["kind"] == "unlearn") & runs["method"].isin(methods) & runs["task"].isin(tasks)]
+    out = []
+    for _, r in runs.sort_values(["task", "num_forget", "method", "seed"], na_position="first").iterrows():
+        metrics = read_metrics(Path(r["path"]) / "metrics.json")
+        if metrics and metrics.get("cost", {}).get("retrain_samples"):
+            size = "class" if r["task"] == "class" else f"{int(r['num_forget'])}"
+            out.append([f"{r['experiment']}/{r['run_id']}", size, str(int(r["seed"]))] + row(metrics, r["task"]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10"])
@@ -54,7 +82,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--csv", default=None, help="also write the table as CSV here")
+    parser.add_argument("--from-results", metavar="PROFILE", default=None,
+                        help="read a profile's finished runs (e.g. quick, cifar-cpu) instead of running anything")
+    parser.add_argument("--results-dir", default=None, help="with --from-results (default: data/results)")
     args = parser.parse_args()
+    if args.from_results:
+        rows = from_results(args.from_results, args.methods, args.tasks, args.results_dir)
+        print(f"\nprofile {args.from_results!r}: every finished unlearning run of {', '.join(args.methods)}\n")
+        print_table(rows, ["run", "forget set", "seed", *COLUMNS], args.csv)
+        return
     preset = args.preset or ("digits" if args.dataset == "digits" else "cifar-cpu")
     num_forget = args.num_forget or (100 if args.dataset == "digits" else 500)
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -75,13 +111,7 @@ def main() -> None:
                 rows.append(row(metrics, task))
                 print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     print(f"\n{args.dataset}, {args.model}, seed {args.seed}, preset {preset!r}, sample task {num_forget} images\n")
-    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
-    if args.csv:
-        import csv
-        with open(args.csv, "w", newline="") as fh:
-            csv.writer(fh).writerows([COLUMNS, *rows])
+    print_table(rows, COLUMNS, args.csv)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def _table_rows(stdout: str) -> list[list[str]]:
     """Data rows of the markdown tables in `stdout` (header and rule lines dropped)."""
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines()
             if line.startswith("|") and not line.startswith("|---")]
-    return [r for r in rows if r and r[0] not in ("model", "method", "task")]
+    return [r for r in rows if r and r[0] not in ("model", "method", "task", "run")]
 
 
 def test_loader_speed_compares_both_loaders():
@@ -87,6 +87,14 @@ def test_gpu_script_runs_on_the_cpu_at_toy_size(tmp_path):
     assert report.pick_profile(report.PREFERRED_PROFILES, root=out) == "paper-gpu"
     summary = (out / "paper-gpu" / "summary.md").read_text()
     assert "| class | contrastive |" in summary and "vs Retrain (2 epochs)" in summary
+    # the cost table is re-read from those result files without recomputing anything
+    cost = _run("unlearning_cost.py", "--from-results", "paper-gpu", "--results-dir", str(out),
+                "--methods", "contrastive", "neggrad")
+    assert cost.returncode == 0, cost.stderr
+    rows = _table_rows(cost.stdout)
+    assert sorted((r[1], r[3]) for r in rows) == [("50", "contrastive"), ("50", "neggrad"),
+                                                  ("class", "contrastive"), ("class", "neggrad")]
+    assert all(r[-3].endswith("%") and float(r[-1]) > 0 for r in rows)
 
 
 @pytest.mark.parametrize("args, parameter", [(["--dataset", "mnist"], "dataset"), (["--epochs", "0"], "epochs"),
