@@ -81,10 +81,10 @@ def test_output_shapes_all_heads_and_embeddings(name: str, in_channels: int, ima
             _check_outputs(model, x, head, embedding, PROJ_DIM)
 
 
-def test_vit_patch_size_gives_64_tokens() -> None:
-    for size, patch in [(32, 4), (16, 2), (8, 1), (64, 8)]:
+def test_vit_patch_size_gives_64_tokens_and_never_single_pixels() -> None:
+    for size, patch, tokens in [(32, 4, 64), (16, 2, 64), (64, 8, 64), (8, 2, 16), (4, 2, 4)]:
         vit = MODELS["vit_tiny"](image_size=size)
-        assert vit.patch == patch and vit.num_tokens == 64
+        assert vit.patch == patch and vit.num_tokens == tokens
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -191,3 +191,20 @@ def test_headline_picks_retrain_cu_and_the_lowest_gap_baseline_per_slot():
     only_cu = rs.headline(pd.DataFrame([row("retrain", "class", None, 0, None), row("contrastive", "class", None, 0, 1)]))
     assert list(only_cu["Role"]) == ["Retrain", "CU"]
     assert rs.headline(pd.DataFrame()).empty
+
+
+def test_vit_caveat_reads_whether_the_vit_learned_and_what_cu_cost_it():
+    def rows(vit_orig, vit_kept):
+        out = []
+        for seed in (0, 1):
+            for value, orig, kept in (("cnn4", 98.0, 97.0), ("vit_tiny", vit_orig, vit_kept)):
+                out.append({"knob": "model", "value": value, "order": value != "cnn4", "task": "sample", "seed": seed,
+                            "original_acc_test": orig, "acc_test": kept, "retrain_acc_test": orig - 1.0})
+        return pd.DataFrame(out)
+    assert "have not been written" in rs.vit_caveat(pd.DataFrame(columns=["knob", "value", "task"]))
+    assert rs.vit_caveat(rows(25.0, 20.0)).startswith("Caution")  # the ViT never learned the task
+    fine = rs.vit_caveat(rows(88.0, 86.0))
+    assert "working model" in fine and "far more utility" not in fine
+    costly = rs.vit_caveat(rows(88.0, 60.0))  # CU costs the ViT 27 points against Retrain, the CNN 0
+    assert "far more utility" in costly and "27.0 points below its Retrain in the sample task" in costly
+    assert rs.utility_cost(rows(88.0, 60.0), "cnn4", "sample") == 0.0

@@ -5,8 +5,8 @@ token), a pre-norm transformer encoder (``nn.TransformerEncoderLayer`` with ``ba
 ``norm_first=True``, GELU), a final LayerNorm and a mean-pool over tokens.  Defaults: ``dim=128``,
 ``depth=4``, ``heads=4``, ``mlp_dim=256``, dropout 0.
 
-The patch size is derived from ``image_size`` so that there are 64 tokens: ``patch = max(1, image_size // 8)``
-(32 -> 4, 16 -> 2, 8 -> 1).  ``image_size`` must be divisible by ``patch``; inputs must then have exactly
+The patch size is derived from ``image_size`` so that there are 64 tokens, with patches of at least 2x2:
+``patch = max(2, image_size // 8)`` (32 -> 4, 16 -> 2, 8 -> 2 with 16 tokens; see `patch_size_for`).  ``image_size`` must be divisible by ``patch``; inputs must then have exactly
 ``image_size x image_size`` pixels (the position embeddings are fixed in size).
 
 Initialisation: truncated-normal (std 0.02) position embeddings, PyTorch defaults elsewhere.
@@ -21,8 +21,12 @@ __all__ = ["ViT", "vit_tiny", "patch_size_for"]
 
 
 def patch_size_for(image_size: int) -> int:
-    """Patch size giving an 8x8 token grid: ``max(1, image_size // 8)``."""
-    return max(1, image_size // 8)
+    """Patch size giving an 8x8 token grid, but at least 2: ``max(2, image_size // 8)``.
+
+    Single-pixel tokens (patch 1 on 8x8 digits) do not train: 30 epochs reached 28 % validation accuracy with
+    the project's SGD recipe and 21-35 % with AdamW, against 89 % with 2x2 patches (a 4x4 grid, 4x faster).
+    """
+    return max(2, image_size // 8)
 
 
 class ViT(nn.Module):
@@ -52,7 +56,7 @@ class ViT(nn.Module):
         if patch < 1 or image_size % patch != 0:
             raise ValueError(
                 f"image_size={image_size!r} is not usable by the ViT (patch size {patch}); allowed values: "
-                f"sizes divisible by their patch size max(1, image_size // 8), e.g. 8, 16, 24, 32, 64"
+                f"sizes divisible by their patch size max(2, image_size // 8), e.g. 8, 16, 24, 32, 64"
             )
         if dim % heads != 0:
             raise ValueError(f"dim={dim!r} must be divisible by heads={heads!r}")

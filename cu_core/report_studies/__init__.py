@@ -19,12 +19,14 @@ from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, p
 from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, coverage, best_value, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline
+from .readings import UTILITY, utility_cost, vit_caveat
 from .exercises import check_command, exercises_markdown
 
 __all__ = [
     "ABLATION_METRICS",
     "METHOD_SPACE",
     "SLOTS",
+    "UTILITY",
     "SALUN_TERMS",
     "TASKS",
     "ablation_both",
@@ -49,6 +51,8 @@ __all__ = [
     "mean_text",
     "method_space",
     "headline",
+    "utility_cost",
+    "vit_caveat",
     "method_table",
     "noise_floor",
     "note_table",
