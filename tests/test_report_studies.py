@@ -208,3 +208,25 @@ def test_vit_caveat_reads_whether_the_vit_learned_and_what_cu_cost_it():
     costly = rs.vit_caveat(rows(88.0, 60.0))  # CU costs the ViT 27 points against Retrain, the CNN 0
     assert "far more utility" in costly and "27.0 points below its Retrain in the sample task" in costly
     assert rs.utility_cost(rows(88.0, 60.0), "cnn4", "sample") == 0.0
+
+
+def test_knob_overview_and_stop_rule_reading(tmp_path):
+    sub = tmp_path / "stop_rule-val"
+    sub.mkdir()
+    pd.DataFrame({"pass": [1, 2], "forget_acc": [0.80, 0.60], "heldout_acc": [0.72, 0.61]}).to_csv(
+        sub / "passes.csv", index=False)
+    base = {"task": "sample", "seed": 0, "original_acc_forget_train": 84.0, "original_acc_test": 75.0,
+            "retrain_acc_forget_train": 79.0, "retrain_acc_test": 76.0, "mia_efficacy": 30.0, "epochs": 2}
+    table = pd.DataFrame([
+        {**base, "knob": "stop_rule", "value": "val", "label": "val", "order": 0, "path": str(sub),
+         "acc_forget_train": 60.0, "acc_test": 61.0, "avg_gap": 16.0},
+        {**base, "knob": "lambda_ul", "value": "0.5", "label": "0.5", "order": 0, "path": str(tmp_path),
+         "acc_forget_train": 78.0, "acc_test": 75.0, "avg_gap": 2.0}])
+    text = rs.stop_rule_reading(table)
+    assert "ran 2 passes and stopped at 60.0 % (forget) against 61.0 % (held-out)" in text
+    assert "moving target" in text and "keeps 79.0 % on the forget images" in text
+    assert "2.00 points, comes with lambda_ul = 0.5 (at the preset's settings: 16.00)" in text
+    view = rs.knob_overview(table, table)
+    assert list(view["knob"]) == ["original", "retrain", "stop_rule", "lambda_ul"]
+    assert view.iloc[1]["forget acc. (%)"] == "79.0" and view.iloc[2]["Avg. Gap ↓"] == "16.0"
+    assert rs.stop_rule_reading(table.iloc[1:]) == "The knob study has no results yet."

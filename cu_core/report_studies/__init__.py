@@ -19,7 +19,7 @@ from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, p
 from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, coverage, best_value, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline
-from .readings import UTILITY, utility_cost, vit_caveat
+from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading
 from .exercises import check_command, exercises_markdown
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "mean_text",
     "method_space",
     "headline",
+    "knob_overview",
     "utility_cost",
     "vit_caveat",
     "method_table",
@@ -58,6 +59,7 @@ __all__ = [
     "note_table",
     "original_gap",
     "slot_rows",
+    "stop_rule_reading",
     "paired_delta",
     "placeholder_figure",
     "plot_knob",

@@ -43,3 +43,68 @@ def vit_caveat(table: pd.DataFrame, margin: float = 5.0) -> str:
                  "ViT far more utility: it ends " + " and ".join(worse) + ". The loss runs on a Transformer; its "
                  "settings do not carry over, and a ViT needs its own (the exercises of question 10).")
     return text
+
+
+#: The columns of `knob_overview`: (ablation_table column, display name).
+OVERVIEW_COLUMNS = [("acc_forget_train", "forget acc. (%)"), ("acc_test", "test acc. (%)"),
+                    ("mia_efficacy", "MIA-eff. (%)"), ("avg_gap", "Avg. Gap ↓"), ("epochs", "passes")]
+
+
+def knob_overview(table: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One display row per (knob, value) of an `ablation_table` (one task): forget and test accuracy,
+    MIA-efficacy, Avg. Gap and passes, mean ± std over seeds. With `reference` (the same table), the original
+    model's and Retrain's forget and test accuracies are added as the first two rows, for scale."""
+    from .ablations import knob_stats
+    from ._common import fmt_pm
+
+    cols = [c for c, _ in OVERVIEW_COLUMNS]
+    rows = []
+    if reference is not None and not reference.empty:
+        for kind in ("original", "retrain"):
+            row = {"knob": kind, "value": "–"}
+            for col, name in OVERVIEW_COLUMNS:
+                source = f"{kind}_{col}"
+                vals = pd.to_numeric(reference[source], errors="coerce").dropna() if source in reference else []
+                row[name] = fmt_pm(float(vals.mean()), None) if len(vals) else "–"
+            rows.append(row)
+    for knob in dict.fromkeys(table["knob"]) if not table.empty else []:
+        stats = knob_stats(table, knob, cols)
+        for _, s in stats.iterrows():
+            rows.append({"knob": knob, "value": s["label"],
+                         **{name: fmt_pm(s[col], s[f"{col}_std"]) for col, name in OVERVIEW_COLUMNS}})
+    return pd.DataFrame(rows, columns=["knob", "value", *[n for _, n in OVERVIEW_COLUMNS]])
+
+
+def stop_rule_reading(table: pd.DataFrame) -> str:
+    """How CU's Eq. 9 stopping rule played out in a sample-task knob study (`ablation_table` rows with a
+    `stop_rule` knob): the forget and held-out accuracies at the start and at the stop, read from the `val`
+    sub-run's `passes.csv`, next to Retrain's, and the setting with the lowest Avg. Gap."""
+    from pathlib import Path
+
+    from .ablations import best_value
+
+    rows = table[(table["knob"] == "stop_rule") & (table["value"].astype(str) == "val")] if not table.empty else table
+    if rows.empty:
+        return "The knob study has no results yet."
+    r = rows.sort_values("seed").iloc[0]
+    path = Path(r["path"]) / "passes.csv"
+    if not path.is_file():
+        return "The stopping rule's pass log (passes.csv) was not found."
+    passes = pd.read_csv(path)
+    last = passes.iloc[-1]
+    text = (f"CU stops when the forget accuracy is at most the held-out accuracy (Eq. 9). Starting from the original "
+            f"model's {r['original_acc_forget_train']:.1f} % on the forget images and {r['original_acc_test']:.1f} % "
+            f"on the test set, it ran {len(passes)} passes and stopped at {100 * last['forget_acc']:.1f} % (forget) "
+            f"against {100 * last['heldout_acc']:.1f} % (held-out)"
+            + (": the held-out accuracy fell with the forget accuracy, so the rule chased a moving target. "
+               if 100 * last["heldout_acc"] < r["original_acc_test"] - 2 else
+               "; the held-out accuracy stayed near its start. ")
+            + "Retrain, the goal, keeps "
+            + f"{r['retrain_acc_forget_train']:.1f} % on the forget images and {r['retrain_acc_test']:.1f} % on the "
+            "test set.")
+    best = {knob: best_value(table, knob) for knob in dict.fromkeys(table["knob"])}
+    knob, top = min(best.items(), key=lambda kv: kv[1]["mean"] if kv[1]["mean"] == kv[1]["mean"] else float("inf"))
+    if top["label"] is not None:
+        text += (f" The lowest Avg. Gap of this study, {top['mean']:.2f} points, comes with {knob} = {top['label']} "
+                 f"(at the preset's settings: {r['avg_gap']:.2f}).")
+    return text
