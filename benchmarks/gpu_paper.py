@@ -59,7 +59,7 @@ def main() -> None:
     start = time.perf_counter()
     if not args.skip_loader:
         bench = subprocess.run([sys.executable, str(Path(__file__).with_name("loader_speed.py")), "--models",
-                                args.model, "--device", args.device, "--resnet18-steps", "30"],
+                                args.model, "--device", args.device, "--resnet18-steps", "30", "--compile"],
                                capture_output=True, text=True, timeout=240)
         (out / "loader_speed_gpu.md").parent.mkdir(parents=True, exist_ok=True)
         (out / "loader_speed_gpu.md").write_text(bench.stdout + bench.stderr[-2000:])

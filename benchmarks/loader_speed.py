@@ -78,10 +78,13 @@ def measure_loading(it, n_images: int, batch_size: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def measure_training(it, model_name: str, steps: int, device, amp: bool, in_channels: int) -> float:
+def measure_training(it, model_name: str, steps: int, device, amp: bool, in_channels: int,
+                     compile_model: bool = False) -> float:
     model = build_model(model_name, 10, in_channels=in_channels).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    if compile_model:  # compiled during the two warm-up steps, which are not timed
+        model = torch.compile(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     seen = 0
     for step in range(steps + 2):
@@ -112,6 +115,8 @@ def main() -> None:
     parser.add_argument("--resnet18-steps", type=int, default=4, help="timed steps for resnet18 on a CPU")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (besides 0)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the in-memory loader with a torch.compile'd model (GPU; needs a C compiler)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     ds = get_data(args)
@@ -131,6 +136,14 @@ def main() -> None:
         for kind, workers in loaders:
             it = batches(kind, ds, mean, std, device, args.batch_size, workers)
             rows.append((model, kind, workers, measure_training(it, model, steps, device, True, ds.images.shape[1])))
+        if args.compile:
+            it = batches("in-memory", ds, mean, std, device, args.batch_size, 0)
+            try:
+                rate = measure_training(it, model, steps, device, True, ds.images.shape[1], compile_model=True)
+            except Exception as err:  # noqa: BLE001 — a missing compiler toolchain must not lose the other rows
+                print(f"torch.compile failed for {model}: {type(err).__name__}: {err}"[:500])
+                rate = float("nan")
+            rows.append((model, "in-memory + torch.compile", 0, rate))
     print("| model | loader | workers | images/s | speed-up vs DataLoader (0 workers) |")
     print("|---|---|---|---|---|")
     for model, kind, workers, rate in rows:
