@@ -55,10 +55,12 @@ def print_table(rows: list[list[str]], columns: list[str], csv_path: str | None)
 
 
 def from_results(profile: str, methods: list[str], tasks: list[str], results_dir: str | None) -> list[list[str]]:
-    """The table's rows from a profile's finished unlearning sub-runs (one per run and seed), no recomputation."""
+    """The table's rows from a profile's finished unlearning sub-runs at the preset settings (one per forget set,
+    method and seed, as the book counts them), without recomputing anything."""
     runs = report.subruns(profile, root=results_dir)
     if runs.empty:
         raise SystemExit(f"error: --from-results {profile!r}: no finished runs under {report.results_dir(results_dir)}")
+    runs = report.canonical(runs)  # each method at its preset settings (knob studies' variants left out)
     runs = runs[(runs["kind"] == "unlearn") & runs["method"].isin(methods) & runs["task"].isin(tasks)]
     out = []
     for _, r in runs.sort_values(["task", "num_forget", "method", "seed"], na_position="first").iterrows():
