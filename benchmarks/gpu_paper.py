@@ -49,9 +49,8 @@ def main() -> None:
     parser.add_argument("--preset", default="defaults", choices=list(PRESETS), help="method settings (cu_core.experiments.presets)")
     args = parser.parse_args()
     try:  # every setting validated (dataset, model, device, sizes) before any work
-        for task in args.tasks:
-            run_config(dataset=args.dataset, model=args.model, task=task, num_forget=args.num_forget,
-                       train_epochs=args.epochs, device=args.device)
+        configs = {task: run_config(dataset=args.dataset, model=args.model, task=task, num_forget=args.num_forget,
+                                    train_epochs=args.epochs, device=args.device) for task in args.tasks}
     except ConfigError as err:
         parser.error(str(err))
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -65,8 +64,7 @@ def main() -> None:
         (out / "loader_speed_gpu.md").write_text(bench.stdout + bench.stderr[-2000:])
     log = []
     for task in args.tasks:
-        cfg = run_config(dataset=args.dataset, model=args.model, task=task, num_forget=args.num_forget,
-                         train_epochs=args.epochs, device=args.device)
+        cfg = configs[task]
         folder = out / f"{args.model}_{args.dataset}" / f"task-{task}_seed-0"
         for kind in ("original", "retrain"):
             m = runs.reference(folder, cfg, kind)

@@ -68,7 +68,7 @@ def mean_std(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
     return pd.concat([mean, std, groups.size().rename("n")], axis=1).reset_index()
 
 
-def _finite(value: Any) -> float | None:
+def as_finite(value: Any) -> float | None:
     """`value` as a finite float, or None (missing, NaN, inf, not a number, a bool)."""
     if isinstance(value, bool):
         return None
@@ -81,7 +81,7 @@ def _finite(value: Any) -> float | None:
 
 def fmt(mean: Any, std: Any = None, digits: int = 1) -> str:
     """'84.5 ± 1.2'; '84.5' when std is missing or NaN (one seed); '–' when the mean is missing or NaN."""
-    m, s = _finite(mean), _finite(std)
+    m, s = as_finite(mean), as_finite(std)
     if m is None:
         return "–"
     return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
@@ -176,13 +176,15 @@ def seeds_text(df: pd.DataFrame) -> str:
     return "; ".join(parts + [f"{', '.join(map(str, common))} (others)"])
 
 
-def provenance(df: pd.DataFrame, profile: str | None) -> str:
-    """The caption line of a results table: dataset, model, hardware, seeds, profile and training epochs."""
+def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:
+    """The caption line of a results table: dataset, model, hardware, seeds, profile and (when known) training
+    epochs; or, with no rows, that nothing was found (for `what`, e.g. "the ablations")."""
     if profile is None or df.empty:
-        return "No results of any profile were found."
-    return (f"Dataset: {_listing(df['dataset'])}. Model: {_listing(df['model'])}. "
-            f"Hardware: {_listing(df['hardware'])}. Seeds: {seeds_text(df)}. Profile: {profile}. "
-            f"Training epochs: {_listing(df['epochs_trained'])}.")
+        return f"No results for {what} were found." if what else "No results of any profile were found."
+    seeds = seeds_text(df) if "method" in df else _listing(int(s) for s in df["seed"].dropna())
+    epochs = f" Training epochs: {_listing(df['epochs_trained'].dropna())}." if "epochs_trained" in df else ""
+    return (f"Dataset: {_listing(df['dataset'].dropna())}. Model: {_listing(df['model'].dropna())}. "
+            f"Hardware: {_listing(df['hardware'].dropna())}. Seeds: {seeds}. Profile: {profile}.{epochs}")
 
 
 def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:

@@ -15,7 +15,8 @@ against the parameters the templates declare.
 """
 from __future__ import annotations
 
-from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, provenance, markdown_table, note_table, delta_text, change_text, mean_text
+from ..report import provenance
+from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, markdown_table, note_table, delta_text, change_text, mean_text
 from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, coverage, best_value, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline

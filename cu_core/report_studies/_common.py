@@ -8,21 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..report import fmt
-
-
+from ..report import as_finite as _as_float, fmt
 
 TASKS = ("class", "sample")
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -64,19 +52,6 @@ def value_label(value: Any) -> str:
 
 
 fmt_pm = fmt  # one formatter for mean ± std: cu_core.report.fmt
-
-
-def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:
-    """A caption line: dataset (display name), model(s), hardware, seeds, profile; or why there is nothing."""
-    if profile is None or df.empty:
-        return f"No results{(' for ' + what) if what else ''} were found."
-
-    def listing(col: str) -> str:
-        return ", ".join(sorted({str(v) for v in df[col].dropna()}, key=str)) or "unknown"
-
-    seeds = ", ".join(str(int(s)) for s in sorted(set(df["seed"].dropna())))
-    return (f"Dataset: {listing('dataset')}. Model: {listing('model')}. Hardware: {listing('hardware')}. "
-            f"Seeds: {seeds or 'none'}. Profile: {profile}.")
 
 
 def markdown_table(df: pd.DataFrame) -> str:

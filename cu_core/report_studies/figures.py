@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import TASKS, _same_value, provenance
+from ..report import provenance
+from ._common import TASKS, _same_value
 from .ablations import ABLATION_METRICS, knob_default, knob_rows, knob_stats
 
 

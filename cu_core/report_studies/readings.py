@@ -1,10 +1,12 @@
 """Prose the ablation pages and the questions share, computed from the results (never typed by hand)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from ._common import mean_text
-from .ablations import value_mean
+from ._common import fmt_pm, mean_text
+from .ablations import best_value, knob_stats, value_mean
 
 #: The utility a task keeps: remaining-class test accuracy (class task), test accuracy (sample task).
 UTILITY = {"class": "acc_retain_test", "sample": "acc_test"}
@@ -54,9 +56,6 @@ def knob_overview(table: pd.DataFrame, reference: pd.DataFrame | None = None) ->
     """One display row per (knob, value) of an `ablation_table` (one task): forget and test accuracy,
     MIA-efficacy, Avg. Gap and passes, mean ± std over seeds. With `reference` (the same table), the original
     model's and Retrain's forget and test accuracies are added as the first two rows, for scale."""
-    from .ablations import knob_stats
-    from ._common import fmt_pm
-
     cols = [c for c, _ in OVERVIEW_COLUMNS]
     rows = []
     if reference is not None and not reference.empty:
@@ -79,10 +78,6 @@ def stop_rule_reading(table: pd.DataFrame) -> str:
     """How CU's Eq. 9 stopping rule played out in a sample-task knob study (`ablation_table` rows with a
     `stop_rule` knob): the forget and held-out accuracies at the start and at the stop, read from the `val`
     sub-run's `passes.csv`, next to Retrain's, and the setting with the lowest Avg. Gap."""
-    from pathlib import Path
-
-    from .ablations import best_value
-
     rows = table[(table["knob"] == "stop_rule") & (table["value"].astype(str) == "val")] if not table.empty else table
     if rows.empty:
         return "The knob study has no results yet."
