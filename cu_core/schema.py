@@ -25,7 +25,8 @@ Common keys (every run):
 Experiment summaries (`kind` "experiment", written by `python -m cu_core.experiments` beside the executed
 template; its sub-runs under `runs/<name>/` are ordinary runs of the kinds below) need only: `experiment`,
 `template`, `profile`, `run_id`, `parameters` (the template's parameters), `runs` (sub-run folder names),
-`seconds` ({"wall": ...}), `versions`, `device`, `git_commit`.
+`seconds` ({"wall": ...}), `versions`, `device`, `git_commit`. Drivers since the attempt record also write
+`seconds.last_attempt` and `attempts` (the seconds of each attempt at the run; `wall` is their sum).
 
 Training runs (`kind` "original" / "retrain"):
 

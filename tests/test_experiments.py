@@ -120,12 +120,38 @@ def test_killed_grid_resumes_without_lost_or_duplicated_runs(tmp_path):
     assert rerun.returncode == 0 and report["skipped"] == len(finished) and report["done"] == 3 - len(finished)
     runs = sorted(p.name for p in folder.iterdir())
     assert len(runs) == 3 and all(r.startswith("seed-") for r in runs)  # no duplicates, no leftover staging
+    for name in runs:  # the wall time counts every attempt at a run (two for the one the kill interrupted)
+        summary = read_metrics(folder / name)
+        assert summary["seconds"]["wall"] == pytest.approx(sum(summary["attempts"]))
+        assert summary["seconds"]["last_attempt"] == pytest.approx(summary["attempts"][-1])
     victim = folder / runs[0] / "metrics.json"
     victim.write_text(victim.read_text()[:50])  # truncated
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     report = json.loads(again.stdout.strip().splitlines()[-1])
     assert report["done"] == 1 and report["skipped"] == 2
     assert read_metrics(folder / runs[0])["kind"] == "experiment"
+
+
+def test_an_attempt_cut_short_is_timed_until_the_last_file_it_wrote(tmp_path):
+    """A driver that died cannot time itself: the next attempt closes its entry at its newest staged file."""
+    import os
+    import time
+
+    from cu_core.experiments.runner import ATTEMPTS, _begin_attempt, _end_attempt
+
+    staging = tmp_path / ".run.partial"
+    staging.mkdir()
+    assert len(_begin_attempt(staging)) == 1
+    started = json.loads((staging / ATTEMPTS).read_text())[0]["start"]
+    sub = staging / "runs" / "original" / "metrics.json"
+    sub.parent.mkdir(parents=True)
+    sub.write_text("{}")
+    os.utime(sub, (started + 40.0, started + 40.0))  # the dead attempt's last work, 40 s after it began
+    attempts = _begin_attempt(staging)  # the resumed attempt
+    assert [a["seconds"] for a in attempts[:1]] == [pytest.approx(40.0)] and attempts[1]["seconds"] is None
+    assert attempts[1]["start"] >= time.time() - 60
+    assert _end_attempt(staging, attempts, 7.5) == [pytest.approx(40.0), 7.5]
+    assert json.loads((staging / ATTEMPTS).read_text())[1]["seconds"] == 7.5
 
 
 def test_runs_claimed_by_a_live_driver_are_left_to_it_and_stale_claims_are_taken_over(tmp_path):

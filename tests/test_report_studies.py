@@ -230,3 +230,19 @@ def test_knob_overview_and_stop_rule_reading(tmp_path):
     assert list(view["knob"]) == ["original", "retrain", "stop_rule", "lambda_ul"]
     assert view.iloc[1]["forget acc. (%)"] == "79.0" and view.iloc[2]["Avg. Gap ↓"] == "16.0"
     assert rs.stop_rule_reading(table.iloc[1:]) == "The knob study has no results yet."
+
+
+def test_cu_cost_reading_gives_time_share_and_per_example_cost():
+    rows = pd.DataFrame({
+        "method": ["contrastive", "contrastive", "retrain"], "seed": [0, 1, 0],
+        "seconds": [30.0, 50.0, 100.0], "retrain_seconds": [100.0, 100.0, None],
+        "samples": [1000.0, 1000.0, None], "retrain_samples": [10000.0, 10000.0, None],
+        "epochs": [3.0, 5.0, None], "stop_reason": ["condition", "max_passes", None]})
+    text = rs.cu_cost_reading(rows)
+    # time shares 30 % and 50 % (mean 40 ± 14.1); per example (0.3 / 0.1, 0.5 / 0.1) = 3 and 5 (mean 4.00 ± 1.41)
+    assert "40.0 ± 14.1 % of Retrain's training time" in text and "4.00 ± 1.41 times" in text
+    assert "2 seeds" in text and "condition ×1" in text and "max_passes ×1" in text
+    assert "more than retraining" not in text
+    costly = rows.assign(seconds=[300.0, 500.0, 100.0])
+    assert "Here CU costs more than retraining from scratch" in rs.cu_cost_reading(costly)
+    assert rs.cu_cost_reading(rows[rows["method"] == "retrain"]) == "CU's unlearning cost was not recorded here."

@@ -4,7 +4,9 @@ Each run executes its template into a hidden staging folder `<experiment>/.<run_
 writes its sub-runs there, and skips those already complete, so an interrupted run resumes), then adds the
 executed notebook (with `mystnb.execution_mode: off`, so the book shows it without re-running it),
 `config.json`, a summary `metrics.json` (kind "experiment") and `history.csv` (one row per sub-run), and
-renames the folder into place. A run whose folder holds a valid `metrics.json` is skipped.
+renames the folder into place. A run whose folder holds a valid `metrics.json` is skipped. The staging folder's
+`attempts.json` times every attempt at the run, so the summary's `seconds.wall` of a resumed run counts the work
+of the attempts that were interrupted too (`cu_core.run_times` reads it).
 
 Several drivers may work on one results folder at once (e.g. one per core, or one per GPU): a run is claimed by
 creating `<experiment>/.<run_id>.lock` exclusively (it holds the owner's host and process id). A driver that
@@ -52,8 +54,40 @@ def _mark_not_executable(notebook: Path) -> None:
     atomic_write_text(notebook, json.dumps(nb, indent=1) + "\n")
 
 
-def _finish(run: Run, staging: Path, final: Path, seconds: float) -> None:
-    """Add the summary files to `staging` and rename it to `final` (replacing an older, incomplete folder)."""
+ATTEMPTS = "attempts.json"  # in the staging folder: [{"start": unix time, "seconds": float or null}, ...]
+
+
+def _begin_attempt(staging: Path) -> list[dict[str, Any]]:
+    """Record that an attempt at the run starts now, and close the one before it when its driver died.
+
+    A driver that died could not time itself: its attempt is taken to have lasted until the newest file it
+    left in the staging folder (what it finished before it died), a lower bound on the time it spent."""
+    file = staging / ATTEMPTS
+    try:
+        attempts = json.loads(file.read_text())
+    except (OSError, ValueError):
+        attempts = []
+    if attempts and attempts[-1].get("seconds") is None:
+        newest = max((p.stat().st_mtime for p in staging.rglob("*") if p.is_file() and p.name != ATTEMPTS),
+                     default=attempts[-1]["start"])
+        attempts[-1]["seconds"] = max(0.0, newest - attempts[-1]["start"])
+    attempts.append({"start": time.time(), "seconds": None})
+    atomic_write_text(file, json.dumps(attempts))
+    return attempts
+
+
+def _end_attempt(staging: Path, attempts: list[dict[str, Any]], seconds: float) -> list[float]:
+    """Close the current attempt with its measured `seconds`; every attempt's seconds so far."""
+    attempts[-1]["seconds"] = seconds
+    atomic_write_text(staging / ATTEMPTS, json.dumps(attempts))
+    return [float(a["seconds"]) for a in attempts]
+
+
+def _finish(run: Run, staging: Path, final: Path, attempts: list[float]) -> None:
+    """Add the summary files to `staging` and rename it to `final` (replacing an older, incomplete folder).
+
+    `seconds.wall` is the sum over every attempt at the run (`attempts`, also written: one entry for a run
+    that was never interrupted); `seconds.last_attempt` the attempt that completed it."""
     _mark_not_executable(staging / "notebook.ipynb")
     rows = table(staging)
     atomic_write_json(staging / "config.json", {"profile": run.profile, "experiment": run.experiment,
@@ -63,7 +97,8 @@ def _finish(run: Run, staging: Path, final: Path, seconds: float) -> None:
     atomic_write_json(staging / "metrics.json", {
         "kind": "experiment", "experiment": run.experiment, "template": run.template, "profile": run.profile,
         "run_id": run.run_id, "parameters": run.params, "runs": sorted(rows["run"]) if len(rows) else [],
-        "seconds": {"wall": seconds}, "versions": versions(),
+        "seconds": {"wall": sum(attempts), "last_attempt": attempts[-1]}, "attempts": attempts,
+        "versions": versions(),
         "device": str(rows["device"].iloc[0]) if len(rows) else device_description("cpu"),
         "git_commit": git_commit()})
     if final.exists():
@@ -135,12 +170,14 @@ def _execute(run: Run, final: Path, kernel: str) -> Outcome:
     start = time.perf_counter()
     staging = final.parent / f".{run.run_id}.partial"
     staging.mkdir(parents=True, exist_ok=True)
+    attempts = _begin_attempt(staging)
     try:
         papermill.execute_notebook(str(TEMPLATE_DIR / run.template), str(staging / "notebook.ipynb"),
                                    parameters={**run.params, "out_dir": str(staging)}, kernel_name=kernel,
                                    progress_bar=False, cwd=str(TEMPLATE_DIR))
-        _finish(run, staging, final, time.perf_counter() - start)
+        _finish(run, staging, final, _end_attempt(staging, attempts, time.perf_counter() - start))
     except Exception as err:  # noqa: BLE001 — any failure of one run is reported, the grid goes on
+        _end_attempt(staging, attempts, time.perf_counter() - start)
         return Outcome(run, "failed", time.perf_counter() - start, _error_message(err))
     return Outcome(run, "done", time.perf_counter() - start)
 

@@ -20,7 +20,7 @@ from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, m
 from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, coverage, best_value, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline
-from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading
+from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading, cu_cost_reading
 from .exercises import check_command, exercises_markdown
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "cap_text",
     "change_text",
     "check_command",
+    "cu_cost_reading",
     "coverage",
     "delta_text",
     "efficiency_table",

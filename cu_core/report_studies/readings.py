@@ -103,3 +103,30 @@ def stop_rule_reading(table: pd.DataFrame) -> str:
         text += (f" The lowest Avg. Gap of this study, {top['mean']:.2f} points, comes with {knob} = {top['label']} "
                  f"(at the preset's settings: {r['avg_gap']:.2f}).")
     return text
+
+
+def cu_cost_reading(rows: pd.DataFrame) -> str:
+    """What CU's unlearning cost in one task (`report.subruns` rows of one slot): its seconds (mean ± std over
+    seeds), its passes over the forget set, its time as a share of the same seed's Retrain training, and that
+    share per processed example (time ratio / example ratio: 1 means CU processes an example as fast as training
+    does)."""
+    cu = rows[rows["method"] == "contrastive"] if not rows.empty else rows
+    cols = ["seconds", "retrain_seconds", "samples", "retrain_samples", "epochs"]
+    numbers = cu[cols].apply(pd.to_numeric, errors="coerce").dropna() if not cu.empty else cu
+    if numbers.empty:
+        return "CU's unlearning cost was not recorded here."
+    share = 100 * numbers["seconds"] / numbers["retrain_seconds"]
+    per_example = (numbers["seconds"] / numbers["retrain_seconds"]) / (numbers["samples"] / numbers["retrain_samples"])
+
+    def pm(values: pd.Series, digits: int = 1) -> str:
+        return fmt_pm(float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None, digits)
+
+    stops = cu.loc[numbers.index, "stop_reason"].fillna("?").value_counts() if "stop_reason" in cu else pd.Series()
+    text = (f"CU's unlearning took {pm(numbers['seconds'], 0 if numbers['seconds'].mean() >= 100 else 1)} s and "
+            f"{pm(numbers['epochs'])} passes over the forget set ({len(numbers)} seed{'s' if len(numbers) > 1 else ''}"
+            + (f"; stopped by: {', '.join(f'{k} ×{v}' for k, v in stops.items())}" if len(stops) else "")
+            + f"): {pm(share)} % of Retrain's training time, {pm(per_example, 2)} times Retrain's cost per "
+            "processed example.")
+    if float(share.mean()) > 100:
+        text += " Here CU costs more than retraining from scratch."
+    return text
