@@ -184,3 +184,24 @@ def test_runs_claimed_by_a_live_driver_are_left_to_it_and_stale_claims_are_taken
     with claim(final) as owner:
         assert owner == "another-host:1"
     assert lock.exists()
+
+
+def test_threads_option_sets_the_kernels_threads_and_rejects_bad_values(tmp_path, monkeypatch, capsys):
+    """Several drivers on one machine must not each start one PyTorch thread per core (they slow each other)."""
+    import os
+
+    from cu_core.experiments.__main__ import main
+    from cu_core.experiments.runner import run_grid
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    assert main(["run", "--profile", "smoke", "--threads", "0", "--results-dir", str(tmp_path)]) == 2
+    assert "--threads must be a positive integer" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing was started
+    with pytest.raises(ValueError, match="threads"):
+        run_grid([], results=tmp_path, progress=False, threads=-1)
+    assert run_grid([], results=tmp_path, progress=False, threads=1) == []
+    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "1"
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                           capture_output=True, text=True, env=dict(os.environ), check=True)
+    assert probe.stdout.strip() == "1"  # what a kernel started by this driver gets

@@ -3,6 +3,7 @@
     python -m cu_core.experiments profiles
     python -m cu_core.experiments list --profile quick
     python -m cu_core.experiments run --profile quick [--only compare_class] [--seeds 0 1] [--results-dir DIR]
+    python -m cu_core.experiments run --profile cifar-cpu --threads 1    # one of two drivers on a 2-core machine
 
 Runs whose results exist are skipped; a failed run does not stop the others; every failure is listed at the end
 and the exit status is 1 when any run failed (2 for a bad command line or profile). Several drivers can share
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--results-dir", default=None, help="default: $CU_RESULTS_DIR or <project>/data/results")
         if name == "run":
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
+            p.add_argument("--threads", type=int, default=None, metavar="N",
+                           help="PyTorch CPU threads of each notebook kernel (sets OMP_NUM_THREADS and "
+                                "MKL_NUM_THREADS; default: the environment's, else one per core). With several "
+                                "drivers on one machine give each cores / drivers, or they slow each other down")
     return parser
 
 
@@ -41,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in profiles():
             print(f"{name:10s} {load_profile(name).description}")
         return 0
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        print(f"error: --threads must be a positive integer, got {args.threads}", file=sys.stderr)
+        return 2
     try:
         runs = expand(load_profile(args.profile), only=args.only, seeds=args.seeds)
     except ConfigError as err:
@@ -52,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .runner import run_grid, summary
 
-    result = summary(run_grid(runs, results=args.results_dir, progress=not args.no_progress))
+    result = summary(run_grid(runs, results=args.results_dir, progress=not args.no_progress, threads=args.threads))
     print(json.dumps({k: v for k, v in result.items() if k not in ("failures", "busy")}))
     for busy in result["busy"]:
         print(f"BUSY {busy['run']}: {busy['message']}", file=sys.stderr)

@@ -182,8 +182,14 @@ def _execute(run: Run, final: Path, kernel: str) -> Outcome:
     return Outcome(run, "done", time.perf_counter() - start)
 
 
-def run_grid(runs: list[Run], *, results: str | Path | None = None, progress: bool = True) -> list[Outcome]:
-    """Execute `runs` in order; the outcome of each (failures included)."""
+def run_grid(runs: list[Run], *, results: str | Path | None = None, progress: bool = True,
+             threads: int | None = None) -> list[Outcome]:
+    """Execute `runs` in order; the outcome of each (failures included). `threads`: the CPU threads of each
+    notebook kernel (OMP_NUM_THREADS / MKL_NUM_THREADS, which the kernels inherit); None keeps the environment's."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     root = results_dir(results)
     outcomes = []
     os.environ.setdefault("TQDM_DISABLE", "1")  # the kernels inherit it: no nested bars in the notebooks
