@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import results_dir
-from .results import read_metrics
+from .results import read_metrics, visible
 
 COLUMNS = ["checkpoint", "kind", "seed", "trainings", "test_acc", "spread", "devices", "commits"]
 
@@ -26,7 +26,7 @@ def repeated_trainings(profile: str, root: str | Path | None = None) -> pd.DataF
     base = results_dir(root) / profile
     copies: dict[str, list[dict]] = {}
     for path in sorted(base.glob("*/*/runs/*/metrics.json")):
-        if any(part.startswith(".") for part in path.relative_to(base).parts):
+        if not visible(path, base):
             continue
         m = read_metrics(path)
         if m is None or m["kind"] not in ("original", "retrain") or m.get("cache_hit", True) or not m.get("checkpoint"):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import results_dir
-from .results import read_metrics
+from .results import read_metrics, visible
 
 NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
            "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "loss_attack_accuracy",
@@ -31,9 +31,9 @@ def subruns(profile: str, experiment: str | None = None, root: str | Path | None
     rows = []
     pattern = f"{experiment or '*'}/*/runs/*/metrics.json"
     for path in sorted(base.glob(pattern)):
-        rel = path.relative_to(base).parts
-        if any(p.startswith(".") for p in rel):
+        if not visible(path, base):
             continue
+        rel = path.relative_to(base).parts
         metrics = read_metrics(path)
         if metrics is None:
             continue
@@ -50,8 +50,7 @@ def subruns(profile: str, experiment: str | None = None, root: str | Path | None
 def available(profiles: list[str], root: str | Path | None = None) -> list[str]:
     """The profiles of `profiles` that have at least one complete sub-run, in the given order."""
     base = results_dir(root)
-    return [p for p in profiles if any(not any(part.startswith(".") for part in path.relative_to(base).parts)
-                                       for path in base.glob(f"{p}/*/*/runs/*/metrics.json"))]
+    return [p for p in profiles if any(visible(path, base) for path in base.glob(f"{p}/*/*/runs/*/metrics.json"))]
 
 
 def pick_profile(preferred: list[str], root: str | Path | None = None) -> str | None:

@@ -165,6 +165,12 @@ def git_commit() -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
+def visible(path: str | os.PathLike, base: str | os.PathLike) -> bool:
+    """False when a part of `path` below `base` is hidden ("."): the experiment driver's staging folders
+    (`.<run_id>.partial/`) and lock files, whose contents are not finished results."""
+    return not any(part.startswith(".") for part in Path(path).relative_to(base).parts)
+
+
 def read_metrics(path: str | os.PathLike) -> dict[str, Any] | None:
     """The `metrics.json` payload of a finished run (a run folder or the file itself), or None when the run
     must be (re)computed.
@@ -221,8 +227,7 @@ def load_runs(pattern: str, root: str | os.PathLike | None = None, *, validate: 
     for path in base.glob(pattern):
         candidate = path / "metrics.json" if path.is_dir() else path
         if candidate.name == "metrics.json" and candidate.is_file():
-            rel = candidate.relative_to(base)
-            if not any(part.startswith(".") for part in rel.parts):
+            if visible(candidate, base):
                 files.add(candidate)
     rows = []
     for file in sorted(files):

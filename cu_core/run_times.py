@@ -24,13 +24,9 @@ from typing import Any
 import pandas as pd
 
 from .paths import results_dir
-from .results import read_metrics
+from .results import read_metrics, visible
 
 COLUMNS = ["experiment", "run_id", "wall_s", "compute_s", "train_s", "sub_runs", "attempts", "device"]
-
-
-def _visible(path: Path, base: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
 def _sub_runs(run_dir: Path) -> list[dict[str, Any]]:
@@ -69,7 +65,7 @@ def run_times(profile: str, root: str | Path | None = None) -> pd.DataFrame:
     runs = []
     for path in sorted(base.glob("*/*/metrics.json")):
         summary = read_metrics(path)
-        if _visible(path, base) and summary is not None and summary.get("kind") == "experiment":
+        if visible(path, base) and summary is not None and summary.get("kind") == "experiment":
             runs.append((path.parent, summary, _sub_runs(path.parent)))
     # Who pays for each trained model: the first run that trained it (a cache miss), else the first that used it.
     payer: dict[str, tuple[int, float, bool]] = {}
