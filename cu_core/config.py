@@ -106,7 +106,9 @@ class TrainConfig:
     select: str = setting("best_val", "best_val (checkpoint with the best validation accuracy) | last")
     seed: int = setting(0, "model initialisation and batch order")
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
-    amp: bool = setting(True, "bf16 autocast on CUDA (never on CPU)")
+    amp: bool = setting(True, "bf16 autocast on CUDA")
+    cpu_bf16: bool = setting(False, "bf16 autocast on CPU too (CPUs with AMX or AVX-512 BF16: cnn4 trains ~1.8x "
+                                    "faster); off: CPU training stays float32")
     channels_last: bool = setting(True, "memory format on CUDA")
     eval_batch_size: int = setting(1024, "batch size for inference")
     progress: bool = setting(True, "tqdm progress bars")
@@ -122,13 +124,17 @@ class TrainConfig:
         check_choice("select", self.select, SELECTIONS)
         check_int("seed", self.seed, 0)
         check_int("eval_batch_size", self.eval_batch_size, 1)
-        for name in ("amp", "channels_last", "progress"):
+        for name in ("amp", "cpu_bf16", "channels_last", "progress"):
             check_bool(name, getattr(self, name))
         check_device(self.device)
 
     def recipe(self) -> dict[str, Any]:
-        """The fields that change the trained weights (the checkpoint cache key)."""
+        """The fields that change the trained weights (the checkpoint cache key).
+
+        `cpu_bf16` enters only when on, so float32 recipes keep the keys they had before the field existed."""
         skip = {"device", "progress", "eval_batch_size", "channels_last"}
+        if not self.cpu_bf16:
+            skip.add("cpu_bf16")
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 

@@ -30,10 +30,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when `enabled`, a null context elsewhere."""
+def autocast(device: torch.device, enabled: bool = True, *, cpu: bool = False) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when `enabled`, on the CPU when `cpu`, a null context otherwise."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu and device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

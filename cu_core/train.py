@@ -1,6 +1,7 @@
 """Training an original model and its retrained reference (same recipe, retain data only).
 
-SGD with momentum, weight decay and a cosine schedule; bf16 autocast on CUDA; tqdm progress. The
+SGD with momentum, weight decay and a cosine schedule; bf16 autocast on CUDA (and on the CPU with
+`cpu_bf16`); tqdm progress. The
 checkpoint is chosen on validation accuracy (`select="best_val"`) or is the last epoch (`"last"`), never on
 test data. Checkpoints are cached under a hash of the full recipe, the data and the index sets, so a second
 call with the same inputs loads instead of training. A partial checkpoint written after every epoch lets an
@@ -125,7 +126,7 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
                                                    augment=augment, drop_last=drop_last)):
             if device.type == "cuda" and train_cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device, train_cfg.amp):
+            with autocast(device, train_cfg.amp, cpu=train_cfg.cpu_bf16):
                 logits, _ = model(x)
                 loss = F.cross_entropy(logits.float(), y)
             if not torch.isfinite(loss):

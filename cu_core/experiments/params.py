@@ -17,15 +17,18 @@ from .presets import method_settings
 
 def run_config(*, dataset: str = "digits", data_source: str = "auto", model: str = "cnn4", head: str = "supcon",
                train_epochs: int = 30, task: str = "class", forget_class: int = 5, num_forget: int = 100,
-               forget_selection: str = "random", seed: int = 0, device: str = "auto",
-               progress: bool = False) -> RunConfig:
-    """The run's `RunConfig`: one seed for the split and the training of the original and Retrain."""
+               forget_selection: str = "random", seed: int = 0, device: str = "auto", train_select: str = "best_val",
+               train_bf16: bool = False, progress: bool = False) -> RunConfig:
+    """The run's `RunConfig`: one seed for the split and the training of the original and Retrain.
+
+    `train_select` and `train_bf16` are `TrainConfig.select` and `TrainConfig.cpu_bf16`."""
     return RunConfig.from_dict({
         "data": {"dataset": dataset, "source": data_source},
         "model": {"name": model, "head": head},
         "split": {"task": task, "forget_class": forget_class, "num_forget": num_forget,
                   "forget_selection": forget_selection, "seed": seed},
-        "train": {"epochs": train_epochs, "seed": seed, "device": device, "progress": progress},
+        "train": {"epochs": train_epochs, "seed": seed, "device": device, "select": train_select,
+                  "cpu_bf16": train_bf16, "progress": progress},
     })
 
 
