@@ -17,7 +17,8 @@ from .paths import results_dir
 from .results import read_metrics, visible
 
 NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
-           "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "loss_attack_accuracy",
+           "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "paper_attack_accuracy",
+           "loss_attack_accuracy",
            "ulira_balanced_accuracy", "ulira_tpr_at_1pct_fpr", "avg_gap", "seconds", "retrain_seconds", "samples", "retrain_samples", "epochs", "probe_forget"]
 
 
@@ -104,13 +105,15 @@ PAPER_METHODS = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive"
 
 # What each profile's results stand for, for the note on a page that shows them.
 # The reproduction pages show the first of these profiles that has results for them.
-PREFERRED_PROFILES = ["paper", "paper-gpu", "cifar-cpu", "quick", "smoke"]
+PREFERRED_PROFILES = ["paper", "paper-gpu", "cifar-converged", "cifar-cpu", "quick", "smoke"]
 
 SCALE = {"paper": "GPU scale: the paper's models and datasets.",
          "paper-gpu": "GPU scale, time-boxed: ResNet-18 on CIFAR-10 from `benchmarks/gpu_paper.py`, trained for "
                       "fewer epochs than the paper's 100 (see the training epochs below).",
-         "cifar-cpu": "CPU scale only: CIFAR-10 with the small cnn4 network trained for a few epochs, "
-                      "not the paper's ResNets trained to convergence.",
+         "cifar-converged": "CPU scale, memorising: CIFAR-10 with the small cnn4 network trained 30 epochs until it "
+                            "fits its training set (as the paper's originals do), not the paper's ResNets.",
+         "cifar-cpu": "CPU scale only: CIFAR-10 with the small cnn4 network trained for 5 epochs, which barely "
+                      "memorises its training set: not the paper's ResNets trained to convergence.",
          "quick": "Digits only: scikit-learn's 8×8 digits with the small cnn4 network on a CPU, "
                   "a stand-in for CIFAR-10 and the paper's ResNets.",
          "smoke": "Smoke test only: digits, cnn4 and very short training; these numbers check that the "
@@ -186,15 +189,17 @@ def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:
             f"Hardware: {_listing(df['hardware'].dropna())}. Seeds: {seeds}. Profile: {profile}.{epochs}")
 
 
-def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:
+def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame | list[tuple[str, pd.DataFrame]], label: str = "Ours",
+                 digits: int = 2) -> pd.DataFrame:
     """A display table: the paper's rows, then ours, indexed by source, model (and eval when given), with one
     column per paper column. `paper` is `paper_table` output; `ours` has model, eval, column and text (preformatted
-    strings). A paper column without our result reads "not run"."""
+    strings), or is a list of (label, such frame) for several sources. A paper column without our result reads
+    "not run"."""
     columns = list(dict.fromkeys(paper["column"]))
     index = ["model", "eval"] if paper["eval"].notna().any() else ["model"]
     top = paper.assign(text=[f"{v:.{digits}f}" for v in paper["value"]])
     frames = []
-    for source, part in (("Paper (v1)", top), (label, ours)):
+    for source, part in [("Paper (v1)", top), *(ours if isinstance(ours, list) else [(label, ours)])]:
         if part.empty:
             continue
         wide = part.pivot_table(index=index, columns="column", values="text", aggfunc="first", sort=False)

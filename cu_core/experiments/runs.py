@@ -84,7 +84,7 @@ def flatten(m: dict[str, Any], name: str = "") -> dict[str, Any]:
     mia = m.get("mia") or {}
     row.update({k: None if mia.get(k) is None else 100 * mia[k]
                 for k in ("mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate",
-                          "loss_attack_accuracy")})
+                          "paper_attack_accuracy", "loss_attack_accuracy")})
     if m.get("ulira"):  # the U-LiRA-style attack: balanced accuracy (chance 50 %) and TPR at 1 % FPR, in %
         row["ulira_balanced_accuracy"] = 100 * m["ulira"]["balanced_accuracy"]
         row["ulira_tpr_at_1pct_fpr"] = 100 * m["ulira"]["tpr_at_1pct_fpr"]
