@@ -58,10 +58,10 @@ def test_claim_power_needs_signal_and_negative_control():
 def test_counts_from_recorded_split_sizes():
     metrics = {"split_sizes": {"forget": 500, "retain": 44500, "val": 5000},
                "config": {"split": {"task": "sample"}, "data": {"dataset": "cifar10"}}}
-    assert power.counts(metrics) == {"forget": 500, "loss_cv": 1000, "paper_pairs": 4000}
+    assert power.counts(metrics) == {"forget": 500, "loss_cv": 1000, "paper_pairs": 4000, "heldout_members": 8900}
     metrics = {"split_sizes": {"forget": 4500, "retain": 40500, "test_forget": 1000, "test_retain": 9000},
                "config": {"split": {"task": "class"}, "data": {"dataset": "cifar10"}}}
-    assert power.counts(metrics) == {"forget": 4500, "loss_cv": 2000, "paper_pairs": 3600}
+    assert power.counts(metrics) == {"forget": 4500, "loss_cv": 2000, "paper_pairs": 3600, "heldout_members": 8100}
 
 
 def test_the_5_epoch_cifar_sample_task_has_no_testable_member_rate_claim():
