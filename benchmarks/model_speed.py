@@ -8,6 +8,7 @@ Example::
 
     python benchmarks/model_speed.py --models cnn4 resnet20 vit_tiny --threads 2 --steps 20
     python benchmarks/model_speed.py --models cnn4 --cnn4-widths 32 64 128 256 --threads 2
+    python benchmarks/model_speed.py --models cnn4 --threads 1 --precision fp32 bf16   # TrainConfig.cpu_bf16
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cu_core.models import MODELS, UnlearningNet, build_model  # noqa: E402
 from cu_core.models.heads import make_head  # noqa: E402
 from cu_core.models.small import cnn4  # noqa: E402
+from cu_core.runtime import autocast  # noqa: E402
 
 
 def supcon_like_loss(z: torch.Tensor, y: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -49,7 +51,7 @@ def make(name: str, args: argparse.Namespace) -> UnlearningNet:
                        head=args.head)
 
 
-def bench(name: str, args: argparse.Namespace) -> dict[str, object]:
+def bench(name: str, args: argparse.Namespace, precision: str = "fp32") -> dict[str, object]:
     torch.manual_seed(0)
     model = make(name, args)
     b, s = args.batch_size, args.image_size
@@ -58,9 +60,12 @@ def bench(name: str, args: argparse.Namespace) -> dict[str, object]:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     steps = args.steps if name not in args.slow_models else max(1, min(args.steps, args.slow_steps))
 
+    cpu = torch.device("cpu")
+
     def train_step() -> None:
-        logits, z = model(x)
-        loss = F.cross_entropy(logits, y) + supcon_like_loss(z, y)
+        with autocast(cpu, cpu=precision == "bf16"):  # bf16: the autocast of TrainConfig.cpu_bf16
+            logits, z = model(x)
+        loss = F.cross_entropy(logits.float(), y) + supcon_like_loss(z.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -85,7 +90,7 @@ def bench(name: str, args: argparse.Namespace) -> dict[str, object]:
     n_backbone = sum(p.numel() for p in model.backbone.parameters())
     n_total = sum(p.numel() for p in model.parameters())
     label = name if not (name == "cnn4" and args.cnn4_widths) else f"cnn4{tuple(args.cnn4_widths)}"
-    return {"model": label, "input": f"{args.in_channels}x{s}x{s}", "batch": b, "steps": steps,
+    return {"model": label, "precision": precision, "input": f"{args.in_channels}x{s}x{s}", "batch": b, "steps": steps,
             "train": train_ips, "infer": infer_ips, "params": f"{n_backbone / 1e6:.3f}M / {n_total / 1e6:.3f}M"}
 
 
@@ -105,16 +110,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--head", default="supcon")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch.set_num_threads")
     p.add_argument("--cnn4-widths", type=int, nargs=4, default=None, help="override the cnn4 widths")
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                   help="training precision on the CPU: fp32, and/or bf16 autocast (TrainConfig.cpu_bf16)")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, head={args.head}\n")
-    print("| model | input | batch | steps | train img/s | inference img/s | #params (backbone / total) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | precision | input | batch | steps | train img/s | inference img/s | #params (backbone / total) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        r = bench(name, args)
-        print(f"| {r['model']} | {r['input']} | {r['batch']} | {r['steps']} | {r['train']:.0f} | "
-              f"{r['infer']:.0f} | {r['params']} |", flush=True)
+        for precision in args.precision:
+            r = bench(name, args, precision)
+            print(f"| {r['model']} | {r['precision']} | {r['input']} | {r['batch']} | {r['steps']} | {r['train']:.0f} | "
+                  f"{r['infer']:.0f} | {r['params']} |", flush=True)
 
 
 if __name__ == "__main__":

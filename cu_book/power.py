@@ -218,3 +218,14 @@ def power_table(scales: list[Any], tolerance: float = 5.0) -> pd.DataFrame:
     for column, label in LABELS.items():
         out[f"{label}: original − Retrain"] = [_interval(r, column) for _, r in rows.iterrows()]
     return out.set_index(["profile", "model", "task", "forget"])
+
+
+def profiles_power_table(profiles: list[str], tolerance: float = 5.0, root: Any = None) -> pd.DataFrame:
+    """`power_table` for every task of every profile in `profiles` that has the original's and Retrain's attack
+    results (digits and CIFAR-10 alike), for the attacks page."""
+    from cu_core import report
+
+    from .scales import Scale
+
+    found = [Scale(p, df) for p in profiles if not (df := report.canonical(report.subruns(p, root=root))).empty]
+    return power_table(found, tolerance)

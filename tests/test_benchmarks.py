@@ -43,10 +43,11 @@ def test_loader_speed_compares_both_loaders():
 
 def test_model_speed_and_step_overhead_print_their_tables():
     speed = _run("model_speed.py", "--models", "cnn4", "--steps", "1", "--warmup", "0", "--slow-models",
-                 "--threads", "1")
+                 "--threads", "1", "--precision", "fp32", "bf16")
     assert speed.returncode == 0, speed.stderr
-    (row,) = _table_rows(speed.stdout)
-    assert row[0] == "cnn4" and float(row[4].replace(",", "")) > 0
+    rows = _table_rows(speed.stdout)
+    assert [(r[0], r[1]) for r in rows] == [("cnn4", "fp32"), ("cnn4", "bf16")]
+    assert all(float(r[5].replace(",", "")) > 0 for r in rows)
     overhead = _run("cu_step_overhead.py", "--models", "cnn4", "--steps", "1", "--warmup", "0", "--threads", "1")
     assert overhead.returncode == 0, overhead.stderr
     assert {(r[0], r[1]) for r in _table_rows(overhead.stdout)} == {("cnn4", "class"), ("cnn4", "sample")}
