@@ -21,6 +21,29 @@ Variants of the code: `variant="official"` (its loss arithmetic, see `cu_core.lo
 `retain_sampling="sequential"` (every forget batch meets the same first ω·B retain samples in dataset order,
 and forget batches come in dataset order), `joint_forward` (one forward pass over forget and retain images
 together in train mode, as the code does; False: two passes).
+
+Diagnosis and remedies for the stopping point (ours, off by default: the defaults are the paper). With
+λ_UL = 3 the held-out accuracy can fall steeply within a few passes and then recover; Eq. 9 may fire inside
+that trough.
+
+* `trace=True` (diagnosis): the check runs after every pass but never stops the loop, which runs `max_passes`
+  passes (`stop_reason="traced"`); `passes` starts with a pass-0 row (the untouched model, steps 0). The
+  pass at which the rule would have stopped is the first row with pass ≥ 1 and `condition_met`; rows 1..k
+  equal those of the untraced run with the same seed that stopped at pass k. With `stop_rule="fixed"` the
+  check evaluates the held-out set and Eq. 8/9 as `"val"` would (the caller's held-out set must be non-empty).
+* `repair_steps=K` (remedy A): after the last pass, whatever ended the loop, K steps of plain cross-entropy
+  (Eq. 7 with λ_UL = 0, weight 1 whatever λ_CE) on fresh random retain batches of size B, with the same
+  optimiser, its momentum buffers cleared first (`contrastive_stop.repair` says why). They count in `steps`,
+  `samples` and `seconds["unlearn"]`; `history` rows then all carry a `phase` column ("unlearn" or "repair";
+  repair rows carry the last pass's number). `passes` gets no row for them: the run's assessment reports the
+  final model.
+* `heldout_guard=g` (remedy B, sample task): a stop counts only when Acc(held-out) ≥ Acc₀(held-out) − g, with
+  Acc₀ evaluated once before pass 1 (in `seconds["eval"]`); the rows then carry `paper_condition` (Eq. 9
+  alone), `heldout_floor` and `condition_met` (both). A class task refuses g < 1: Eq. 8's held-out set is the
+  forgotten class, whose accuracy must fall, and the other classes' held-out images are not passed in.
+  `stop_rule` "fixed" and "no_heldout" refuse it as well (no held-out accuracy at the stop).
+
+The check, the guard and the repair steps live in `cu_core.unlearn.contrastive_stop`.
 """
 from __future__ import annotations
 
@@ -37,9 +60,11 @@ from ..config import setting
 from ..data import Part
 from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
 from ..losses import NO_POSITIVE, REDUCTIONS, VARIANTS, total_loss, unlearning_loss
-from ..metrics import accuracy, model_outputs
+from ..metrics import accuracy
 from ..runtime import autocast, seed_everything
 from .base import UnlearnResult
+from .contrastive_stop import (check_condition, check_rule, check_run, guarded, repair, stopping_set,  # noqa: F401
+                               true_class_confidence)  # noqa: F401  (stopping_set, true_class_confidence: re-exported)
 
 RETAIN_SAMPLING = ("random", "sequential")
 STOP_RULES = ("val", "test", "fixed", "no_heldout")
@@ -64,6 +89,15 @@ class ContrastiveConfig:
                                     "no_heldout (our proposal: forget set vs retain set only, see the module doc)")
     self_quantile: float = setting(0.1, "no_heldout, sample task: stop when the forget set's median true-class "
                                         "confidence is at or below this quantile of the retain set's")
+    trace: bool = setting(False, "diagnosis: evaluate the stop condition after every pass but keep going to "
+                                 "max_passes; passes.csv then draws the whole curve, with a pass-0 row before "
+                                 "unlearning (stop_reason 'traced'; with stop_rule=fixed the held-out set is "
+                                 "evaluated as the val rule would)")
+    repair_steps: int = setting(0, "remedy A: after the last pass, this many retain-only steps (λ_UL = 0: "
+                                   "cross-entropy on fresh random retain batches of size B, same optimiser, "
+                                   "momentum buffers cleared) to climb out of the accuracy trough; 0 = the paper")
+    heldout_guard: float = setting(1.0, "remedy B, sample task: the stop counts only when held-out accuracy is at "
+                                        "least (its value before unlearning) - guard; 1.0 = no guard, the paper")
     joint_forward: bool = setting(True, "one forward pass over forget+retain images (the code) or two")
     detach_retain: bool = setting(False, "stop gradients through the retain embeddings in L_UL")
     seed: int = setting(0, "batch order and retain draws")
@@ -86,7 +120,12 @@ class ContrastiveConfig:
         check_choice("retain_sampling", self.retain_sampling, RETAIN_SAMPLING)
         check_choice("stop_rule", self.stop_rule, STOP_RULES)
         check_float("self_quantile", self.self_quantile, 0.0, 1.0)
-        for name in ("joint_forward", "detach_retain", "amp", "progress"):
+        check_int("repair_steps", self.repair_steps, 0)
+        check_float("heldout_guard", self.heldout_guard, 0.0, 1.0)
+        if self.heldout_guard < 1.0 and self.stop_rule not in ("val", "test"):
+            raise ConfigError("heldout_guard", self.heldout_guard, "a guard needs a held-out accuracy at the stop: "
+                              f"stop_rule 'val' or 'test', not {self.stop_rule!r} (or guard 1.0)")
+        for name in ("trace", "joint_forward", "detach_retain", "amp", "progress"):
             check_bool(name, getattr(self, name))
         check_int("seed", self.seed, 0)
 
@@ -98,17 +137,18 @@ class ContrastiveConfig:
         return asdict(self)
 
 
-def stopping_set(heldout: Part, forget: Part, task: str) -> Part:
-    """What Eq. 8/9 evaluates besides the forget set: for a class task the held-out images of the forgotten
-    class (Eq. 8), for a sample task the whole held-out set (Eq. 9)."""
-    if task == "sample":
-        return heldout
-    return Part(heldout.data, heldout.indices[heldout.labels == forget.labels[0]], f"{heldout.name}_forget")
+@dataclass
+class ContrastiveResult(UnlearnResult):
+    """`UnlearnResult` whose `epochs` counts passes over the forget set only (not a traced run's pass-0 row)."""
+
+    @property
+    def epochs(self) -> int:
+        return sum(1 for row in self.passes if row["pass"] >= 1)
 
 
 def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, config: ContrastiveConfig,
-                        heldout: Part, task: str, num_classes: int) -> UnlearnResult:
-    """Algorithm 1 on a copy of `model`.
+                        heldout: Part, task: str, num_classes: int) -> ContrastiveResult:
+    """Algorithm 1 on a copy of `model`, with the diagnosis mode and remedies of `config` (module doc).
 
     Args:
         model: returns (logits (B, C), z (B, d)); not modified.
@@ -126,20 +166,38 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
     if task == "class" and len(set(forget.labels.tolist())) != 1:
         raise ConfigError("forget", sorted(set(forget.labels.tolist())), "a class task forgets one class: the "
                           "forget set must hold a single label")
-    if config.stop_rule not in ("fixed", "no_heldout") and len(heldout) == 0:
-        raise ConfigError("heldout", 0, f"a non-empty held-out set for stop_rule={config.stop_rule!r}")
     cfg = config
+    check_run(cfg, task, heldout)
     device = forget.data.device
     batch_size = cfg.batch_size_for(task)
     generator = seed_everything(cfg.seed)
     model = copy.deepcopy(model).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sequential = cfg.retain_sampling == "sequential"
+    rule = check_rule(cfg)
+    phase = {"phase": "unlearn"} if cfg.repair_steps else {}  # history.csv gets a phase column with repair only
     history: list[dict[str, Any]] = []
     passes: list[dict[str, Any]] = []
     steps = samples = 0
     seconds = {"unlearn": 0.0, "eval": 0.0}
-    stop_reason = "fixed_passes" if cfg.stop_rule == "fixed" else "max_passes"
+    floor = None  # remedy B: the held-out accuracy a stop needs
+    if cfg.trace or cfg.heldout_guard < 1.0:  # the untouched model: pass-0 row and/or the guard's reference
+        start = time.perf_counter()
+        if cfg.trace:  # a generator of its own: the no_heldout rule's retain draw must not shift batch order
+            first = check_condition(model, forget, heldout, cfg, task, num_classes, retain,
+                                    torch.Generator().manual_seed(cfg.seed), rule=rule)
+            before = first["heldout_acc"]
+        else:
+            before = accuracy(model, heldout.data, heldout.indices, amp=cfg.amp)
+        if cfg.heldout_guard < 1.0:
+            floor = before - cfg.heldout_guard
+        if cfg.trace:
+            passes.append({"pass": 0, "steps": 0, **guarded(first, floor)})
+        seconds["eval"] += time.perf_counter() - start
+    if cfg.trace:
+        stop_reason = "traced"
+    else:
+        stop_reason = "fixed_passes" if cfg.stop_rule == "fixed" else "max_passes"
     bar = tqdm(total=cfg.max_passes, desc=f"contrastive unlearning ({task})", unit="pass", disable=not cfg.progress)
     for pass_no in range(1, cfg.max_passes + 1):
         start = time.perf_counter()
@@ -160,20 +218,29 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
                 if not all(math.isfinite(v) for v in terms.values()):
                     raise FloatingPointError(f"contrastive unlearning loss is not finite at pass {pass_no}, step "
                                              f"{steps}: {terms}")
-                history.append({"pass": pass_no, "step": steps, **terms})
+                history.append({"pass": pass_no, "step": steps, **phase, **terms})
         seconds["unlearn"] += time.perf_counter() - start
         start = time.perf_counter()
-        row = _check(model, forget, heldout, cfg, task, num_classes, retain, generator)
+        row = guarded(check_condition(model, forget, heldout, cfg, task, num_classes, retain, generator, rule=rule),
+                      floor)
         seconds["eval"] += time.perf_counter() - start
         passes.append({"pass": pass_no, "steps": steps, **row})
         bar.update(1)
         bar.set_postfix(forget_acc=f"{row['forget_acc']:.3f}")
-        if row["condition_met"]:
+        if row["condition_met"] and not cfg.trace:
             stop_reason = "condition"
             break
     bar.close()
+    if cfg.repair_steps:  # remedy A, after the last pass whatever ended the loop
+        start = time.perf_counter()
+        rows, seen = repair(model, optimizer, retain, steps=cfg.repair_steps, batch_size=batch_size,
+                            generator=generator, amp=cfg.amp, device=device, after_pass=pass_no, first_step=steps + 1)
+        history += rows
+        steps += cfg.repair_steps
+        samples += seen
+        seconds["unlearn"] += time.perf_counter() - start
     model.eval()
-    return UnlearnResult(model, history, passes, stop_reason, steps, seconds, samples)
+    return ContrastiveResult(model, history, passes, stop_reason, steps, seconds, samples)
 
 
 def _step(model, optimizer, x_u, y_u, x_r, y_r, cfg: ContrastiveConfig, task: str, device) -> dict[str, float]:
@@ -194,38 +261,3 @@ def _step(model, optimizer, x_u, y_u, x_r, y_r, cfg: ContrastiveConfig, task: st
     loss.backward()
     optimizer.step()
     return terms
-
-
-def _check(model, forget: Part, heldout: Part, cfg: ContrastiveConfig, task: str, num_classes: int,
-           retain: Part | None = None, generator: torch.Generator | None = None) -> dict[str, Any]:
-    """The termination condition after a pass: Eq. 8 (class task) or Eq. 9 (sample task), or `no_heldout`."""
-    forget_acc = accuracy(model, forget.data, forget.indices, amp=cfg.amp)
-    if cfg.stop_rule == "fixed":
-        return {"forget_acc": forget_acc, "heldout_acc": None, "threshold": None, "condition_met": False}
-    if cfg.stop_rule == "no_heldout":
-        if task == "class":  # Eq. 8 on the forget set itself
-            threshold = 1.0 / num_classes
-            return {"forget_acc": forget_acc, "heldout_acc": None, "threshold": threshold,
-                    "condition_met": forget_acc <= threshold}
-        size = min(len(forget), len(retain), 2048)
-        pick = torch.randperm(len(retain), generator=generator)[:size].numpy()
-        median = float(true_class_confidence(model, forget, cfg.amp).median())
-        threshold = float(torch.quantile(true_class_confidence(model, Part(retain.data, retain.indices[pick]),
-                                                               cfg.amp), cfg.self_quantile))
-        return {"forget_acc": forget_acc, "heldout_acc": median, "threshold": threshold,
-                "condition_met": median <= threshold}
-    heldout_acc = accuracy(model, heldout.data, heldout.indices, amp=cfg.amp)
-    if task == "class":  # Eq. 8: Acc(held-out forget-class images) <= 1/C
-        threshold = 1.0 / num_classes
-        met = heldout_acc <= threshold
-    else:  # Eq. 9: Acc(forget) <= Acc(held-out)
-        threshold = heldout_acc
-        met = forget_acc <= heldout_acc
-    return {"forget_acc": forget_acc, "heldout_acc": heldout_acc, "threshold": threshold, "condition_met": met}
-
-
-def true_class_confidence(model: torch.nn.Module, part: Part, amp: bool = True) -> torch.Tensor:
-    """p_y(x), the softmax probability of each sample's own label: (len(part),) float32 on the CPU."""
-    out = model_outputs(model, part.data, part.indices, amp=amp)
-    probs = torch.softmax(torch.as_tensor(out.logits).float(), dim=1)
-    return probs[torch.arange(len(probs)), torch.as_tensor(out.labels)]
