@@ -113,7 +113,9 @@ def expand(profile: Profile, *, only: list[str] | None = None, seeds: list[int] 
         declared = template_parameters(spec["template"])
         grid = dict(spec.get("grid") or {})
         cases = list(spec.get("cases") or [{}])
-        readable = list(dict.fromkeys([k for case in cases for k in case if k != "values"] + list(grid) + ["seed"]))
+        # long JSON parameters stay out of the readable part of run ids (the hash tells them apart)
+        readable = list(dict.fromkeys([k for case in cases for k in case if k not in ("values", "variants")]
+                                      + list(grid) + ["seed"]))
         for seed, case, point in itertools.product(seeds if seeds is not None else spec.get("seeds", profile.seeds),
                                                    cases, itertools.product(*grid.values())):
             params = {**profile.defaults, **(spec.get("params") or {}), **case, **dict(zip(grid, point)),
