@@ -97,3 +97,20 @@ def first_value(scales: list[Scale], fn: Callable[[Scale], str], default: str = 
     if len(scales) == 1:
         return fn(scales[0])
     return "; ".join(f"{fn(s)} ({s.profile})" for s in scales)
+
+
+def with_variants(subruns: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """`report.canonical` rows plus the named variant sub-runs of `variants` (e.g. `contrastive_lambda1`, CU at
+    λ_UL = 1), each as a method of its own (its `method` set to the sub-run name), on the profile's own training
+    length, one per task, forget-set size and seed."""
+    base = report.canonical(subruns)
+    if subruns.empty:
+        return base
+    extra = subruns[subruns["run"].isin(variants)].copy()
+    if not extra.empty:
+        main = {p: report.main_epochs(p) for p in extra["profile"].unique()}
+        wanted = extra["profile"].map(main)
+        extra = extra[wanted.isna() | (extra["epochs_trained"] == wanted)]
+        extra["method"] = extra["run"]
+        extra = extra.drop_duplicates(["data", "model", "task", "num_forget", "method", "seed"])
+    return pd.concat([base, extra], ignore_index=True)

@@ -138,12 +138,29 @@ def paper_table(tables: dict[str, Any], name: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def main_epochs(profile: str) -> int | None:
+    """The training length a profile's experiments use unless one says otherwise (its `defaults.train_epochs`),
+    or None for a profile that is not a file of `cu_core/experiments/profiles/` (e.g. `paper-gpu`)."""
+    from .experiments.grid import PROFILE_DIR, load_profile
+
+    if not (PROFILE_DIR / f"{profile}.yaml").is_file():
+        return None
+    epochs = load_profile(profile).defaults.get("train_epochs")
+    return int(epochs) if epochs is not None else None
+
+
 def canonical(df: pd.DataFrame) -> pd.DataFrame:
     """The sub-runs with a method's default settings (sub-run named after its method), one per dataset, model,
-    task, forget-set size, method and seed; a `compare*` experiment's copy is kept first."""
+    task, forget-set size, method and seed; a `compare*` experiment's copy is kept first. Runs on originals
+    trained for another length than the profile's own (`main_epochs`, e.g. the regime study's 5-epoch
+    originals in `cifar-converged`) are studies, not the profile's results, and are left out."""
     if df.empty:
         return df
     keep = df[df["run"] == df["method"]].copy()
+    if "epochs_trained" in keep and "profile" in keep:
+        main = {p: main_epochs(p) for p in keep["profile"].unique()}
+        wanted = keep["profile"].map(main)
+        keep = keep[wanted.isna() | (keep["epochs_trained"] == wanted)]
     keep["_order"] = (~keep["experiment"].str.startswith("compare")).astype(int)
     keep = keep.sort_values(["_order", "experiment", "run_id"], kind="stable")
     keys = ["data", "model", "task", "num_forget", "method", "seed"]
