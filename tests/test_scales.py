@@ -17,13 +17,14 @@ COLUMNS = ["Retrain", "Contrastive"]
 
 
 def copy_run(root: Path, profile: str, change: dict[str, dict[str, float]] | None = None) -> None:
-    """The committed cifar-cpu 500-sample run (original, retrain, contrastive) as `profile`, with accuracies
-    changed per sub-run: {sub-run: {acc key: value}}."""
+    """The committed cifar-cpu 500-sample run (original, retrain, contrastive) as `profile` (trained for that
+    profile's training length), with accuracies changed per sub-run: {sub-run: {acc key: value}}."""
     dest = root / profile / "compare_sample" / SOURCE.name
     for sub in ("original", "retrain", "contrastive"):
         (dest / "runs" / sub).mkdir(parents=True)
         metrics = json.loads((SOURCE / "runs" / sub / "metrics.json").read_text())
         metrics["acc"].update((change or {}).get(sub, {}))
+        metrics["config"]["train"]["epochs"] = report.main_epochs(profile)  # the profile's own training length
         (dest / "runs" / sub / "metrics.json").write_text(json.dumps(metrics))
     shutil.copy(SOURCE / "metrics.json", dest / "metrics.json")
 
@@ -77,3 +78,22 @@ def test_verdicts_name_each_scale_when_they_differ(two_scales):
     text, _ = scales.verdicts(rule, shown[1:], EVALS, COLUMNS, power=check, refute=True)
     assert text == "does not hold"  # a failure stands even where doing nothing would pass
     assert scales.verdicts(rule, [], EVALS, COLUMNS)[0] == "not tested at this scale"
+
+
+def test_a_study_on_shorter_originals_is_not_the_profiles_result(two_scales):
+    """A regime-study copy trained 5 epochs inside cifar-converged (30) is left out of its tables."""
+    study = two_scales / "cifar-converged" / "regime" / SOURCE.name / "runs" / "contrastive"
+    study.mkdir(parents=True)
+    metrics = json.loads((SOURCE / "runs" / "contrastive" / "metrics.json").read_text())
+    metrics["acc"]["forget_train"] = 0.0  # would change the mean if it were counted
+    (study / "metrics.json").write_text(json.dumps(metrics))
+    runs = report.canonical(report.subruns("cifar-converged", root=two_scales))
+    cu = runs[runs["method"] == "contrastive"]
+    assert len(cu) == 1 and cu["acc_forget_train"].iloc[0] == 81.0 and set(runs["epochs_trained"]) == {30}
+    variant = two_scales / "cifar-converged" / "compare_sample" / SOURCE.name / "runs" / "contrastive_lambda1"
+    variant.mkdir()
+    metrics["config"]["train"]["epochs"] = 30
+    (variant / "metrics.json").write_text(json.dumps(metrics))
+    with_l1 = scales.with_variants(report.subruns("cifar-converged", root=two_scales), ["contrastive_lambda1"])
+    assert len(with_l1) == len(runs) + 1  # the variant as a method of its own
+    assert with_l1["method"].tolist()[-1] == "contrastive_lambda1"
