@@ -63,7 +63,7 @@ def scale_notes(scales: list[Scale]) -> str:
     """What each shown profile stands for (`report.SCALE`), or that nothing ran."""
     if not scales:
         return report.NO_RESULTS
-    return " ".join(f"`{s.profile}`: {report.SCALE.get(s.profile, '')}" for s in scales)
+    return " ".join(f"{s.profile}: {report.SCALE.get(s.profile, '')}" for s in scales)  # glue:text is plain text
 
 
 def verdicts(rule: Callable[[dict], tuple[bool | None, str]], scales: list[Scale], evals: dict[Any, str],
@@ -87,7 +87,11 @@ def verdicts(rule: Callable[[dict], tuple[bool | None, str]], scales: list[Scale
                else "; ".join(f"{t} ({SHORT.get(s.profile, s.profile)})" for s, t, _ in results))
     if len(results) == 1:
         return verdict, results[0][2].rstrip(".") + "."
-    return verdict, " ".join(f"{SHORT.get(s.profile, s.profile).capitalize()}: {r.rstrip('.')}." for s, _, r in results)
+    return verdict, " ".join(f"{_upper_first(SHORT.get(s.profile, s.profile))}: {r.rstrip('.')}." for s, _, r in results)
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def first_value(scales: list[Scale], fn: Callable[[Scale], str], default: str = "–") -> str:
