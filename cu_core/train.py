@@ -6,7 +6,10 @@ checkpoint is chosen on validation accuracy (`select="best_val"`) or is the last
 test data. Checkpoints are cached under a hash of the full recipe, the data and the index sets, so a second
 call with the same inputs loads instead of training. A partial checkpoint written after every epoch lets an
 interrupted run resume where it stopped (bit-identical on CPU: batch order and augmentation come from a
-generator whose state is saved).
+generator whose state is saved). Processes that share a cache (several drivers, notebooks) train each checkpoint
+once: the train-or-load of a checkpoint holds a kernel lock on `<checkpoint>.lock` (`cu_core.locks.hold`), so a
+second process that needs it waits (and says so on stderr), then loads what the first wrote; when the first died,
+the lock is free again and the second resumes from its partial checkpoint.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from tqdm.auto import tqdm
 
 from .config import ModelConfig, TrainConfig
 from .data import Augment, DeviceData
+from .locks import hold
 from .metrics import accuracy
 from .models import UnlearningNet, build_model
 from .results import atomic_torch_save
@@ -75,13 +79,23 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
     model = make_model(model_cfg, data, num_classes, train_cfg.seed).to(device)
     key = cache_key(model_cfg, train_cfg, data_identity, train_idx, val_idx, model)
     path = Path(checkpoint_dir) / f"{data_identity['dataset']}-{model_cfg.name}-{key[:20]}.pt"
+    # one process at a time trains or loads this checkpoint; the others wait here, then find it in the cache
+    with hold(path.with_suffix(".lock"), what=f"checkpoint {path.name}, which another process is training or loading"):
+        return _train_or_load(model, key, path, model_cfg, train_cfg, data, train_idx, val_idx, num_classes,
+                              data_identity, device)
+
+
+def _train_or_load(model: UnlearningNet, key: str, path: Path, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                   data: DeviceData, train_idx: np.ndarray, val_idx: np.ndarray, num_classes: int,
+                   data_identity: dict[str, Any], device: torch.device) -> TrainResult:
+    """`train_model`'s work, with the checkpoint's lock held."""
     if path.is_file():
         try:
             saved = torch.load(path, map_location=device, weights_only=False)
             model.load_state_dict(saved["state_dict"])
             return TrainResult(model, saved["history"], saved["best_epoch"], saved["seconds"], path, True)
         except Exception as err:  # a damaged cache entry is retrained, never trusted
-            warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again", stacklevel=2)
+            warnings.warn(f"checkpoint {path} could not be loaded ({err}); training again", stacklevel=3)
             path.unlink(missing_ok=True)
 
     def start() -> tuple[UnlearningNet, torch.Generator, torch.optim.Optimizer, Any]:
@@ -109,7 +123,7 @@ def train_model(model_cfg: ModelConfig, train_cfg: TrainConfig, data: DeviceData
             state = saved["state"]
         except Exception as err:  # a damaged partial checkpoint is discarded: the run starts again at epoch 1
             warnings.warn(f"partial checkpoint {partial} could not be loaded ({err}); training from the start",
-                          stacklevel=2)
+                          stacklevel=3)
             partial.unlink(missing_ok=True)
             model, generator, optimizer, scheduler = start()
     augment = Augment() if train_cfg.augment else None

@@ -118,7 +118,7 @@ def test_killed_grid_resumes_without_lost_or_duplicated_runs(tmp_path):
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     report = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert rerun.returncode == 0 and report["skipped"] == len(finished) and report["done"] == 3 - len(finished)
-    runs = sorted(p.name for p in folder.iterdir())
+    runs = sorted(p.name for p in folder.iterdir() if not p.name.endswith(".lock"))  # lock files stay (flock)
     assert len(runs) == 3 and all(r.startswith("seed-") for r in runs)  # no duplicates, no leftover staging
     for name in runs:  # the wall time counts every attempt at a run (two for the one the kill interrupted)
         summary = read_metrics(folder / name)
@@ -154,36 +154,34 @@ def test_an_attempt_cut_short_is_timed_until_the_last_file_it_wrote(tmp_path):
     assert json.loads((staging / ATTEMPTS).read_text())[1]["seconds"] == 7.5
 
 
-def test_runs_claimed_by_a_live_driver_are_left_to_it_and_stale_claims_are_taken_over(tmp_path):
-    """Several drivers may share one results folder: a run is claimed by an exclusive lock file."""
+def test_runs_claimed_by_a_live_driver_are_left_to_it_and_free_locks_are_taken(tmp_path):
+    """Several drivers may share one results folder: a run is claimed by a kernel (flock) lock on a lock file;
+    whether a lock file is held is what the kernel says, never what the file contains (tests/test_locks.py races
+    60 processes, kills holders and covers the checkpoint cache)."""
     import os
     import socket
 
-    from cu_core.experiments.runner import claim, execute, summary
+    from cu_core.experiments.runner import claim, execute, lock_path, summary
 
     run = expand(load_profile("smoke"))[0]
     final = tmp_path / run.folder
-    lock = final.parent / f".{final.name}.lock"
+    lock = lock_path(final)
     me = f"{socket.gethostname()}:{os.getpid()}"
     with claim(final) as owner:
-        assert owner is None and lock.read_text() == me
+        assert owner is None and lock.read_text().strip() == me
         with claim(final) as other:
-            assert other == me  # a second claimant sees the live owner
+            assert other == me  # a second claimant sees the holder
         outcome = execute(run, tmp_path)
         assert outcome.status == "busy" and me in outcome.message
         assert not (final.parent / f".{run.run_id}.partial").exists() and not final.exists()  # no work started
         report = summary([outcome])
         assert report["busy"] == [{"run": run.folder, "message": outcome.message}] and report["failed"] == 0
-    assert not lock.exists()  # released
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    lock.write_text(f"{socket.gethostname()}:{dead.pid}")  # left by a driver that was killed
-    with claim(final) as owner:
-        assert owner is None and lock.read_text() == me
-    lock.write_text("another-host:1")  # another machine on a shared folder: respected
-    with claim(final) as owner:
-        assert owner == "another-host:1"
-    assert lock.exists()
+    for text in (f"{socket.gethostname()}:{dead.pid}", "another-host:1", ""):  # nobody holds it: free
+        lock.write_text(text)
+        with claim(final) as owner:
+            assert owner is None and lock.read_text().strip() == me
 
 
 def test_threads_option_sets_the_kernels_threads_and_rejects_bad_values(tmp_path, monkeypatch, capsys):

@@ -9,16 +9,19 @@ renames the folder into place. A run whose folder holds a valid `metrics.json` i
 of the attempts that were interrupted too (`cu_core.run_times` reads it).
 
 Several drivers may work on one results folder at once (e.g. one per core, or one per GPU): a run is claimed by
-creating `<experiment>/.<run_id>.lock` exclusively (it holds the owner's host and process id). A driver that
-finds a run claimed by a live process on its host reports it as "busy" and moves on; a lock left by a process
-that died (same host, pid gone) is taken over, and the staging folder it left resumes.
+holding a kernel `flock` lock on `<experiment>/.<run_id>.lock` (`cu_core.locks.try_hold`, through the `filelock`
+library). A driver that finds a run claimed reports it as "busy" and moves on. The kernel releases a claim when its
+driver exits, however it exits (killed included), so a dead driver's runs are simply free again: the next driver
+claims them and resumes the staging folder they left. Nothing is guessed from the lock file's contents (the
+`host:pid` it holds is for people to read). On shared filesystems the claims hold across machines only where
+`flock` does (NFSv4, NFSv3 with lockd, Lustre mounted with `-o flock`; see `cu_core.locks`); where `flock` fails
+the driver stops with `cu_core.locks.LocksUnsupported` before it runs anything.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +30,10 @@ from typing import Any, Iterator
 
 from tqdm.auto import tqdm
 
+from ..locks import try_hold
 from ..paths import results_dir
 from ..results import atomic_write_json, atomic_write_text, device_description, git_commit, read_metrics, versions
 from .grid import TEMPLATE_DIR, Run
-from .runs import table
 
 
 @dataclass
@@ -88,6 +91,8 @@ def _finish(run: Run, staging: Path, final: Path, attempts: list[float]) -> None
 
     `seconds.wall` is the sum over every attempt at the run (`attempts`, also written: one entry for a run
     that was never interrupted); `seconds.last_attempt` the attempt that completed it."""
+    from .runs import table  # imports torch: only where a run finishes (claims stay cheap to import)
+
     _mark_not_executable(staging / "notebook.ipynb")
     rows = table(staging)
     atomic_write_json(staging / "config.json", {"profile": run.profile, "experiment": run.experiment,
@@ -106,47 +111,17 @@ def _finish(run: Run, staging: Path, final: Path, attempts: list[float]) -> None
     os.replace(staging, final)
 
 
-def _owner_alive(lock: Path) -> str | None:
-    """'host:pid' of the lock's owner when that process is alive (or on another host: assume alive), else None."""
-    try:
-        host, pid = lock.read_text().split(":")
-    except (OSError, ValueError):
-        return None  # unreadable or half-written by a process that died at once: stale
-    if host != socket.gethostname():
-        return f"{host}:{pid}"
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return None
-    except (PermissionError, ValueError):
-        pass
-    return f"{host}:{pid}"
+def lock_path(folder: Path) -> Path:
+    """The lock file that claims the run whose final folder is `folder`."""
+    return folder.parent / f".{folder.name}.lock"
 
 
 @contextmanager
 def claim(folder: Path) -> Iterator[str | None]:
-    """Claim the run whose final folder is `folder`: yields None when claimed (released on exit), else the
-    'host:pid' of the live driver that holds it."""
-    lock = folder.parent / f".{folder.name}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = _owner_alive(lock)
-            if owner is not None:
-                yield owner
-                return
-            lock.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{socket.gethostname()}:{os.getpid()}")
-        try:
-            yield None
-        finally:
-            lock.unlink(missing_ok=True)
-        return
-    yield "unknown (the lock could not be taken)"
+    """Claim the run whose final folder is `folder` without waiting: yields None while claimed (released on exit,
+    or by the kernel when this process dies), else who holds it ('host:pid' as its lock file says)."""
+    with try_hold(lock_path(folder)) as owner:
+        yield owner
 
 
 def execute(run: Run, root: Path, *, kernel: str = "python3") -> Outcome:
@@ -191,6 +166,9 @@ def run_grid(runs: list[Run], *, results: str | Path | None = None, progress: bo
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     root = results_dir(results)
+    if runs:  # a filesystem without flock stops the driver here (LocksUnsupported, a ConfigError), not run by run
+        with claim(root / runs[0].folder):
+            pass
     outcomes = []
     os.environ.setdefault("TQDM_DISABLE", "1")  # the kernels inherit it: no nested bars in the notebooks
     bar = tqdm(runs, desc="experiments", unit="run", disable=not progress)
