@@ -36,6 +36,14 @@ official-preset caller must pass ``reduction="mean"``.
 Gradient view of Eq. (6): ``log|N_i|`` does not depend on the parameters, so Eq. (6) has the gradient of
 ``-sum_i mean_{a in N_i} z_i . z_a / tau``; the "damping" changes the value, not the update.
 
+Precision and range: float16/bfloat16 embeddings (and logits in :func:`total_loss`) are computed in float32 and
+the loss is returned in float32 (float16 overflows at 65504, and its ``exp``/``1e-20`` underflow to 0 gave
+``-inf``/NaN); float32 and float64 inputs are computed in their own dtype, exactly as before. Every ``exp`` is
+taken of ``s - max`` (``logsumexp``, the official shift), so any finite similarity gives a finite loss: unit
+embeddings with tau = 1e-4 (|s| <= 1e4) or embeddings of norm 1e6 (|s| ~ 1e12/tau) in float32. Similarities that
+do not fit float32 (norms beyond ~1e19) or non-finite embeddings raise ``FloatingPointError`` naming the largest norm
+and tau, instead of returning NaN.
+
 Edge cases (documented choices, never NaN):
 
 * Anchor without positives, sample task (Eq. 5 has ``log 0 = -inf``), ``no_positive``:
@@ -61,7 +69,7 @@ from torch import Tensor
 
 from cu_core.errors import ConfigError, check_choice
 
-__all__ = ["TASKS", "REDUCTIONS", "VARIANTS", "NO_POSITIVE", "OFFICIAL_EPS", "sample_unlearning_loss",
+__all__ = ["TASKS", "REDUCTIONS", "VARIANTS", "NO_POSITIVE", "OFFICIAL_EPS", "LOW_PRECISION", "sample_unlearning_loss",
            "class_unlearning_loss", "unlearning_loss", "total_loss"]
 
 TASKS = ("class", "sample")
@@ -69,6 +77,30 @@ REDUCTIONS = ("sum", "mean")
 VARIANTS = ("paper", "official")
 NO_POSITIVE = ("skip", "add_one", "none")
 OFFICIAL_EPS = 1e-20  # added to every exp(s - m) in the official code, before masking
+LOW_PRECISION = (torch.float16, torch.bfloat16)  # computed in float32
+
+
+def _compute_dtype(z: Tensor) -> Tensor:
+    """float16/bfloat16 → float32 (autograd flows through the cast); other dtypes unchanged."""
+    return z.float() if z.dtype in LOW_PRECISION else z
+
+
+def _similarities(z_u: Tensor, z_r: Tensor, temperature: float) -> Tensor:
+    """``s_ij = z_i . z_j / tau`` (B_u, B_r), in float32 for low-precision inputs; raise ``FloatingPointError``
+    (naming the largest norm and tau) when an entry is not finite, instead of letting NaN through."""
+    z_u, z_r = _compute_dtype(z_u), _compute_dtype(z_r)
+    s = z_u @ z_r.T / temperature
+    if not bool(torch.isfinite(s).all()):
+        with torch.no_grad():
+            inputs_finite = bool(torch.isfinite(z_u).all()) and bool(torch.isfinite(z_r).all())
+            if not inputs_finite:
+                raise FloatingPointError("the embeddings z_u/z_r hold NaN or inf values (the model's outputs are "
+                                         "not finite)")
+            norm = max(float(torch.linalg.vector_norm(z_u.double(), dim=1).max()),
+                       float(torch.linalg.vector_norm(z_r.double(), dim=1).max()))
+        raise FloatingPointError(f"similarities z_i.z_j/tau overflow {s.dtype} (largest embedding norm {norm:.3g}, "
+                                 f"temperature {temperature!r}): normalise the embeddings or raise the temperature")
+    return s
 
 
 def _check_number(name: str, value: object, *, positive: bool) -> None:
@@ -124,9 +156,9 @@ def sample_unlearning_loss(z_u: Tensor, y_u: Tensor, z_r: Tensor, y_r: Tensor, t
 
     ``z_u`` (B_u, d) forget embeddings (anchors), ``y_u`` (B_u,) int labels; ``z_r`` (B_r, d) retain embeddings,
     ``y_r`` (B_r,) int labels. Per anchor (paper)
-    ``l_i = -(1/|N_i|) sum_{a in N_i} s_ia + log sum_{p in P_i} exp(s_ip)``. Returns a 0-d tensor in z's dtype.
-    Raises ``ValueError`` for bad arguments and ``FloatingPointError`` if ``no_positive="none"`` and some anchor
-    has no positive.
+    ``l_i = -(1/|N_i|) sum_{a in N_i} s_ia + log sum_{p in P_i} exp(s_ip)``. Returns a 0-d tensor in z's dtype
+    (float32 for float16/bfloat16 z). Raises ``ValueError`` for bad arguments and ``FloatingPointError`` if
+    ``no_positive="none"`` and some anchor has no positive, or if the similarities are not finite.
     """
     _validate(z_u, y_u, z_r, y_r, temperature, reduction, variant, no_positive)
     same = y_u[:, None] == y_r[None, :]  # (B_u, B_r) True for positives
@@ -135,7 +167,7 @@ def sample_unlearning_loss(z_u: Tensor, y_u: Tensor, z_r: Tensor, y_r: Tensor, t
         raise FloatingPointError(
             f"{int((~has_pos).sum())} of {len(y_u)} anchors have no positive (no retain sample with their label): "
             "log of an empty sum is -inf; use no_positive='skip' or 'add_one'")
-    s = z_u @ z_r.T / temperature  # (B_u, B_r)
+    s = _similarities(z_u, z_r, temperature)  # (B_u, B_r)
     pos, neg = same.to(s.dtype), (~same).to(s.dtype)
     if variant == "official":
         per_anchor = _official(s, pos, neg, ~has_pos)
@@ -156,14 +188,14 @@ def class_unlearning_loss(z_u: Tensor, y_u: Tensor, z_r: Tensor, y_r: Tensor, te
     Shapes as in :func:`sample_unlearning_loss`; ``y_u`` must hold one label (a class task forgets one class).
     Per anchor (paper) ``l_i = -(1/|N_i|) sum_{a in N_i} [s_ia - log|N_i|]`` with N_i the retain rows whose label
     differs from the anchor's; positives, if any, are ignored by Eq. (6) (the official variant pushes them, as the
-    code does). Returns a 0-d tensor in z's dtype.
+    code does). Returns a 0-d tensor in z's dtype (float32 for float16/bfloat16 z).
     """
     _validate(z_u, y_u, z_r, y_r, temperature, reduction, variant, "skip")
     if bool((y_u != y_u[0]).any()):
         raise ValueError(f"y_u holds several labels {sorted(set(y_u.tolist()))}: a class task forgets one class "
                          "(use sample_unlearning_loss)")
     same = y_u[:, None] == y_r[None, :]
-    s = z_u @ z_r.T / temperature
+    s = _similarities(z_u, z_r, temperature)
     pos, neg = same.to(s.dtype), (~same).to(s.dtype)
     if variant == "official":
         per_anchor = _official(s, pos, neg, ~same.any(1))
@@ -190,7 +222,7 @@ def total_loss(loss_ul: Tensor, logits_r: Tensor, y_r: Tensor, lambda_ul: float 
 
     ``loss_ul`` 0-d, ``logits_r`` (B_r, C), ``y_r`` (B_r,) int64. Returns the 0-d loss and the floats
     ``{"loss", "loss_ul", "loss_ce"}`` (unweighted terms) for the history. ``lambda_ce = 0`` is the code's
-    ``loss_ver=1`` (contrastive only); the CE is still reported.
+    ``loss_ver=1`` (contrastive only); the CE is still reported. float16/bfloat16 terms are computed in float32.
     """
     _check_number("lambda_ul", lambda_ul, positive=False)
     _check_number("lambda_ce", lambda_ce, positive=False)
@@ -198,6 +230,7 @@ def total_loss(loss_ul: Tensor, logits_r: Tensor, y_r: Tensor, lambda_ul: float 
         raise ValueError("loss_ul must be a 0-d tensor")
     if not isinstance(logits_r, Tensor) or logits_r.dim() != 2 or logits_r.shape[0] != len(y_r):
         raise ValueError("logits_r and y_r must be (B_r, C) and (B_r,) with the same B_r")
+    loss_ul, logits_r = _compute_dtype(loss_ul), _compute_dtype(logits_r)
     loss_ce = F.cross_entropy(logits_r, y_r)
     loss = lambda_ul * loss_ul + lambda_ce * loss_ce
     return loss, {"loss": float(loss.detach()), "loss_ul": float(loss_ul.detach()),

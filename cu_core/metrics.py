@@ -129,9 +129,26 @@ class Evaluation:
 
 def evaluate(model: torch.nn.Module, train: DeviceData, test: DeviceData, split: Split, *,
              batch_size: int = 1024, amp: bool = True) -> Evaluation:
-    """One inference pass over each array; every split is read off by index."""
-    return Evaluation(model_outputs(model, train, batch_size=batch_size, amp=amp),
-                      model_outputs(model, test, batch_size=batch_size, amp=amp), split)
+    """One inference pass over each array; every split is read off by index.
+
+    Raises `FloatingPointError` when a logit or embedding is NaN or ±inf (a diverged model): its accuracies
+    would look like numbers (argmax of NaN is class 0) and no attack or table could be trusted."""
+    ev = Evaluation(model_outputs(model, train, batch_size=batch_size, amp=amp),
+                    model_outputs(model, test, batch_size=batch_size, amp=amp), split)
+    check_finite_outputs(ev)
+    return ev
+
+
+def check_finite_outputs(ev: Evaluation) -> None:
+    """Raise `FloatingPointError` naming the array and how many of its values are NaN or ±inf."""
+    for array in ("train", "test"):
+        outputs = getattr(ev, array)
+        for field in ("logits", "embeddings"):
+            values = getattr(outputs, field)
+            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            if bad:
+                raise FloatingPointError(f"the model's {field} on the {array} array hold {bad} non-finite values "
+                                         f"(NaN or inf) of {values.size}: the model diverged")
 
 
 @torch.inference_mode()

@@ -1,6 +1,11 @@
 """One training run end to end: data → split → model (original or retrained) → accuracies → result files.
 
 `run_training` is what `python -m cu_core train` calls; notebooks and the experiment driver call it too.
+
+Before any work the output folder is checked (`check_out_dir`): only a new path, an empty folder or a results
+folder this project wrote is accepted. A run that diverges (a non-finite loss, weight, model output or
+measurement) stops with a `FloatingPointError` naming the step and the hyperparameters, and writes nothing:
+no NaN is ever written as a finished result (`require_finite`, then the schema in `results.write_run_dir`).
 """
 from __future__ import annotations
 
@@ -110,9 +115,41 @@ def selection_split(split: Split, retrain: bool) -> str:
 
 
 def check_out_dir(out_dir: str | Path | None) -> None:
-    """Refuse an output path that cannot become a results folder, before any work (`results.check_run_dir`)."""
+    """Refuse an output path that cannot become a results folder, before any work (`results.check_run_dir`:
+    a new path, an empty folder or a results folder this project wrote; never a folder holding anything else,
+    nor an experiment run folder of the driver)."""
     if out_dir is not None:
         check_run_dir(out_dir)
+
+
+def _settings(values: Any) -> str:
+    """A config (dataclass or dict) as 'name=value, ...' for error messages."""
+    items = dataclasses.asdict(values) if dataclasses.is_dataclass(values) else dict(values)
+    return ", ".join(f"{k}={v!r}" for k, v in items.items())
+
+
+def _diverged(err: FloatingPointError, what: str, settings: str) -> FloatingPointError:
+    """`err` with what was being computed and its hyperparameters (unless the message has them already)."""
+    text = str(err)
+    if "hyperparameters:" not in text:
+        text = f"{text} ({what}; hyperparameters: {settings})"
+    return FloatingPointError(text)
+
+
+def require_finite(value: Any, path: str = "metrics") -> None:
+    """Raise `FloatingPointError` naming the first NaN or ±inf number in a result (nested dicts and lists):
+    a run whose measurements are not finite is never written as finished (`to_jsonable` would turn them into
+    null)."""
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        raise FloatingPointError(f"{path} is {float(value)}: a result must be finite")
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise FloatingPointError(f"{path} holds non-finite values: a result must be finite")
+    if isinstance(value, dict):
+        for key, v in value.items():
+            require_finite(v, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            require_finite(v, f"{path}[{i}]")
 
 
 def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path | None = None,
@@ -123,8 +160,12 @@ def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path |
     """
     check_out_dir(out_dir)
     prep = prepare(cfg, cache_dir=cache_dir)
-    result = train_reference(prep, retrain=retrain, cache_dir=cache_dir)
-    ev, found, eval_seconds = assess(result.model, prep, seed=cfg.split.seed)
+    what = f"training the {'retrained' if retrain else 'original'} model"
+    try:
+        result = train_reference(prep, retrain=retrain, cache_dir=cache_dir)
+        ev, found, eval_seconds = assess(result.model, prep, seed=cfg.split.seed)
+    except FloatingPointError as err:
+        raise _diverged(err, what, _settings(cfg.train)) from err
     n_train = len(prep.split.retain if retrain else prep.split.train)
     metrics = {
         "kind": "retrain" if retrain else "original",
@@ -138,6 +179,10 @@ def run_training(cfg: RunConfig, *, retrain: bool = False, out_dir: str | Path |
         "best_epoch": result.best_epoch,
         "selected_on": selection_split(prep.split, retrain),
     }
+    try:
+        require_finite(metrics)
+    except FloatingPointError as err:
+        raise _diverged(err, what, _settings(cfg.train)) from err
     write_run(out_dir, metrics, {"history.csv": rows_csv(result.history)}, ev)
     return metrics
 
@@ -189,19 +234,26 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
         check_int("ulira_shadows", ulira_shadows, 8)
         shadow_halves(np.arange(4), ulira_shadows, 0)
     prep = prepare(cfg, cache_dir=cache_dir)
-    original = train_reference(prep, retrain=False, cache_dir=cache_dir)
-    retrained = train_reference(prep, retrain=True, cache_dir=cache_dir)
+    try:
+        original = train_reference(prep, retrain=False, cache_dir=cache_dir)
+        retrained = train_reference(prep, retrain=True, cache_dir=cache_dir)
+    except FloatingPointError as err:
+        raise _diverged(err, "training the reference models", _settings(cfg.train)) from err
+    settings = _settings(mcfg)
     split = prep.split
     forget_all, retain_all, val = prep.parts(getattr(mcfg, "stop_rule", None))  # CU's paper rule: test
 
     def unlearn_fn(model: torch.nn.Module, forget: Part, retain: Part):
         return unlearn(method, model, forget, retain, val, mcfg, task=split.task, num_classes=prep.num_classes)
 
-    result = unlearn_fn(original.model, forget_all, retain_all)
     seed = cfg.split.seed
-    ev, found, eval_seconds = assess(result.model, prep, seed=seed)
-    found_original = assess_reference(original, prep, seed=seed, cache_dir=cache_dir)
-    found_retrain = assess_reference(retrained, prep, seed=seed, cache_dir=cache_dir)
+    try:
+        result = unlearn_fn(original.model, forget_all, retain_all)
+        ev, found, eval_seconds = assess(result.model, prep, seed=seed)
+        found_original = assess_reference(original, prep, seed=seed, cache_dir=cache_dir)
+        found_retrain = assess_reference(retrained, prep, seed=seed, cache_dir=cache_dir)
+    except FloatingPointError as err:
+        raise _diverged(err, f"unlearning with {method!r}", settings) from err
     metrics = {
         "kind": "unlearn",
         "method": method,
@@ -234,6 +286,10 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
                                         f"{method}:{json.dumps(dataclasses.asdict(mcfg), sort_keys=True)}",
                                         seed=seed, cache_dir=cache_dir)
         metrics["ulira"] = ulira_attack(scores, trained)
+    try:
+        require_finite(metrics)
+    except FloatingPointError as err:
+        raise _diverged(err, f"unlearning with {method!r}", settings) from err
     write_run(out_dir, metrics, {"history.csv": rows_csv(result.history), "passes.csv": rows_csv(result.passes)}, ev)
     return metrics
 
@@ -258,9 +314,11 @@ def quickstart(results_dir: str | Path | None = None, cache_dir: str | Path | No
     """
     cfg = cfg or RunConfig()
     root = paths.results_dir(results_dir) / "quickstart"
+    for kind in ("original", "retrain"):  # both folders checked before any work
+        check_out_dir(root / kind)
     return {kind: run_training(cfg, retrain=kind == "retrain", out_dir=root / kind, cache_dir=cache_dir)
             for kind in ("original", "retrain")}
 
 
-__all__ = ["Prepared", "check_out_dir", "heldout_part", "prepare", "quickstart", "rows_csv", "run_training",
-           "run_unlearning", "selection_split", "train_reference"]
+__all__ = ["Prepared", "check_out_dir", "heldout_part", "prepare", "quickstart", "require_finite", "rows_csv",
+           "run_training", "run_unlearning", "selection_split", "train_reference"]

@@ -3,6 +3,8 @@ and which profile a page shows when several (or only `smoke`) exist.
 
 Layout read (written by `python -m cu_core.experiments`):
 `<results>/<profile>/<experiment>/<run_id>/runs/<sub-run>/metrics.json`. Hidden (".") staging folders are ignored.
+No row is dropped silently: a sub-run whose `metrics.json` is missing or damaged fails `subruns` with a
+`DataError` naming the file (or, asked for, shows as a row marked `damaged`); `damaged_subruns` lists them.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .paths import results_dir
-from .results import read_metrics, visible
+from .results import scan_subruns, visible
 
 NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
            "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "paper_attack_accuracy",
@@ -22,29 +24,78 @@ NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_f
            "ulira_balanced_accuracy", "ulira_tpr_at_1pct_fpr", "avg_gap", "seconds", "retrain_seconds", "samples", "retrain_samples", "epochs", "probe_forget"]
 
 
-def subruns(profile: str, experiment: str | None = None, root: str | Path | None = None) -> pd.DataFrame:
-    """One row per complete sub-run (original, retrain, each method) of `profile` (optionally one experiment):
+DAMAGED = ("raise", "mark")
+GONE = "missing: listed in"  # how `results.scan_subruns` words a sub-run its run's summary lists but that is gone
+
+
+def damaged_subruns(profile: str, experiment: str | None = None,
+                    root: str | Path | None = None) -> list[tuple[Path, str]]:
+    """(sub-run folder, what is wrong) for every sub-run of `profile` (optionally one experiment) that is not a
+    finished result: a visible sub-run folder whose `metrics.json` is missing, unreadable, not finite or breaks
+    the schema (`results.metrics_problem`), or a sub-run its run's summary lists whose folder is gone."""
+    return [(folder, problem) for folder, _, problem in _scan(profile, experiment, root) if problem is not None]
+
+
+def _scan(profile: str, experiment: str | None, root: str | Path | None):
+    """`results.scan_subruns` over every visible experiment run folder `<experiment>/<run_id>/` of `profile`."""
+    base = results_dir(root) / profile
+    for run in sorted(base.glob(f"{experiment or '*'}/*")):
+        if run.is_dir() and visible(run, base):
+            yield from scan_subruns(run)
+
+
+def subruns(profile: str, experiment: str | None = None, root: str | Path | None = None, *,
+            damaged: str = "raise") -> pd.DataFrame:
+    """One row per sub-run (original, retrain, each method) of `profile` (optionally one experiment):
     `cu_core.experiments.runs.flatten` columns plus profile, experiment, run_id, num_forget, hardware,
-    epochs_trained, forget_class (class task), data (the dataset's key, e.g. "cifar10") and path (the sub-run folder)."""
+    epochs_trained, forget_class (class task), data (the dataset's key, e.g. "cifar10") and path (the sub-run folder).
+
+    A table never loses a row silently. A visible sub-run folder whose `metrics.json` is missing, damaged
+    (truncated, NaN, out of range, breaking the schema: `results.metrics_problem`) or lacks what a row needs is
+    either an error (`damaged="raise"`, the default: a `DataError` naming every such file and its problem, so a
+    book build fails naming them; the driver recomputes such sub-runs) or a visible row (`damaged="mark"`: run,
+    profile, experiment, run_id and path filled, the numbers missing, and a `damaged` column holding the problem,
+    None on good rows). A sub-run that its run's summary lists but whose folder is gone is a `RuntimeWarning`
+    naming it (shown on the page) or, with "mark", such a row (copies of partial results keep their summary).
+    Hidden (".") staging folders are not results and are skipped."""
+    import warnings
+
+    from .errors import ConfigError, DataError
     from .experiments.runs import flatten
 
+    if damaged not in DAMAGED:
+        raise ConfigError("damaged", damaged, "one of " + ", ".join(repr(d) for d in DAMAGED))
     base = results_dir(root) / profile
-    rows = []
-    pattern = f"{experiment or '*'}/*/runs/*/metrics.json"
-    for path in sorted(base.glob(pattern)):
-        if not visible(path, base):
-            continue
-        rel = path.relative_to(base).parts
-        metrics = read_metrics(path)
-        if metrics is None:
-            continue
-        row = flatten(metrics, rel[-2])
-        row.update(profile=profile, experiment=rel[0], run_id=rel[1],
-                   num_forget=metrics["config"]["split"]["num_forget"] if row["task"] == "sample" else None,
-                   hardware=metrics["device"], epochs_trained=metrics["config"]["train"]["epochs"],
-                   forget_class=metrics["config"]["split"]["forget_class"] if row["task"] == "class" else None,
-                   data=metrics["config"]["data"]["dataset"], path=str(path.parent))
-        rows.append(row)
+    rows, bad, gone = [], [], []
+    for folder, metrics, problem in _scan(profile, experiment, root):
+        rel = folder.relative_to(base).parts
+        if metrics is not None:
+            try:
+                row = flatten(metrics, rel[-1])
+                row.update(profile=profile, experiment=rel[0], run_id=rel[1],
+                           num_forget=metrics["config"]["split"]["num_forget"] if row["task"] == "sample" else None,
+                           hardware=metrics["device"], epochs_trained=metrics["config"]["train"]["epochs"],
+                           forget_class=metrics["config"]["split"]["forget_class"] if row["task"] == "class" else None,
+                           data=metrics["config"]["data"]["dataset"], path=str(folder))
+            except (KeyError, TypeError, ValueError) as err:  # valid by the schema, yet not a table row
+                problem = f"cannot be read as a table row ({type(err).__name__}: {err})"
+            else:
+                if damaged == "mark":
+                    row["damaged"] = None
+                rows.append(row)
+                continue
+        (gone if problem.startswith(GONE) else bad).append((folder, problem))
+        if damaged == "mark":
+            rows.append({"run": rel[-1], "profile": profile, "experiment": rel[0], "run_id": rel[1],
+                         "path": str(folder), "damaged": problem})
+    if bad and damaged == "raise":
+        listing = "; ".join(f"{folder / 'metrics.json'}: {problem}" for folder, problem in bad)
+        raise DataError(f"{len(bad)} sub-run(s) of profile {profile!r} have no valid metrics.json, so their rows "
+                        f"would be missing from the tables: {listing}. Run the experiment driver again (it "
+                        "recomputes them), or read them with subruns(..., damaged='mark').")
+    if gone and damaged == "raise":
+        warnings.warn(f"{len(gone)} sub-run(s) of profile {profile!r} are not in the tables: "
+                      + "; ".join(f"{folder}: {problem}" for folder, problem in gone), RuntimeWarning, stacklevel=2)
     return pd.DataFrame(rows)
 
 

@@ -12,7 +12,7 @@ Common keys (every run):
 | `kind` | str | `"original"` (trained on forget ∪ retain), `"retrain"` (retain only: the reference) or `"unlearn"` |
 | `acc` | {str: float} | top-1 accuracy, a fraction in [0, 1] (null: empty set), on `forget_train` (D_f), `retain_train` (D_r), `val`, `test`; class tasks also `forget_test` (test images of the forgotten class) and `retain_test` (the other classes) |
 | `seconds` | {str: float ≥ 0} | wall-clock seconds; training: `train`, `eval`; unlearning: `unlearn` (method only, no evaluation), `eval`, and e.g. `stop_checks`, `original_train` |
-| `config` | dict | every parameter: `data` {dataset, ...}, `split` {task: "class" \\| "sample", forget_class, num_forget, seed, ...}, `model`, `train` |
+| `config` | dict | every parameter: `data` {dataset, ...}, `split` {task: "class" \\| "sample", forget_class (class task), num_forget (sample task), seed, ...}, `model` {name, ...}, `train` {epochs, ...} (the keys named are required: the book's tables read them) |
 | `dataset` | str | display name, e.g. "CIFAR-10 (JPEG copy)" |
 | `split_sha256` | str | sha256 (64 hex) of the split's index arrays |
 | `split_sizes` | {str: int ≥ 0} | size of each index set (val, forget, retain, test_forget, ...) |
@@ -26,7 +26,8 @@ Experiment summaries (`kind` "experiment", written by `python -m cu_core.experim
 template; its sub-runs under `runs/<name>/` are ordinary runs of the kinds below) need only: `experiment`,
 `template`, `profile`, `run_id`, `parameters` (the template's parameters), `runs` (sub-run folder names),
 `seconds` ({"wall": ...}), `versions`, `device`, `git_commit`. Drivers since the attempt record also write
-`seconds.last_attempt` and `attempts` (the seconds of each attempt at the run; `wall` is their sum).
+`seconds.last_attempt` and `attempts` (the seconds of each attempt at the run; `wall` is their sum). Every
+seconds value is a finite number >= 0.
 
 Training runs (`kind` "original" / "retrain"):
 
@@ -52,11 +53,16 @@ Optional keys (any kind; written by later stages):
 
 | key | type | meaning |
 |---|---|---|
-| `mia` | {str: float \\| null} | membership-inference results (attacks module); `mia_efficacy` in [0, 1] is SalUn's MIA-Efficacy |
-| `gap` | dict | `cu_core.gap.avg_gap` against Retrain: `avg_gap`, `ua`, `ra`, `ta` (≥ 0, percentage points), `mia` (≥ 0 or null), `terms` (3 or 4) |
+| `mia` | {str: float \\| null} | membership-inference results (attacks module), every one a rate or accuracy in [0, 1]: member rates, attack accuracies, `mia_efficacy` (SalUn's MIA-Efficacy) |
+| `gap` | dict | `cu_core.gap.avg_gap` against Retrain: `avg_gap`, `ua`, `ra`, `ta` (in [0, 100], percentage points), `mia` (in [0, 100] or null), `terms` (3 or 4) |
 | `probe` | {str: float \\| null} | `cu_core.diagnostics.linear_probe`: `probe_*_acc` fractions in [0, 1] |
+| `acc_retrain`, `mia_retrain`, `probe_retrain`, `mia_original`, `probe_original` | as `acc`, `mia`, `probe` | the reference models' values (unlearning runs) |
+| `ulira` | dict | the U-LiRA-style attack: `balanced_accuracy`, `tpr_at_1pct_fpr` in [0, 1]; `n_shadow`, `n_examples` integers ≥ 0 |
 | `cost` | {"steps": int ≥ 0, "samples": int ≥ 0, "retrain_samples": int ≥ 0 (unlearning runs)} | compute cost of the method, for RTE; `samples` = examples through forward + backward; `retrain_samples` the same for Retrain on this split |
 | `rte` | float ≥ 0 \\| null | run-time efficiency (state which flavour in the table: minutes, or t_retrain / t_method) |
+
+No number anywhere in a payload may be NaN or ±Infinity (Python's `json` reads the tokens `NaN` and
+`Infinity`; a result never holds them: null marks a value that does not exist).
 
 `validate_metrics(payload)` checks all of the above (pure Python) and raises `SchemaError`, a `ConfigError`
 (hence a `ValueError`) whose `.path` is the dotted key path, e.g. "acc.test", and whose message names it.
@@ -126,13 +132,34 @@ def _fraction(value: Any, path: str, *, nullable: bool = True) -> None:
         raise SchemaError(path, value, "a number in [0, 1]" + (" or null" if nullable else ""))
 
 
-def _non_negative(value: Any, path: str, *, integer: bool = False, nullable: bool = False) -> None:
+def _non_negative(value: Any, path: str, *, integer: bool = False, nullable: bool = False,
+                  high: float | None = None) -> None:
     if value is None and nullable:
         return
     ok = _is_int(value) if integer else _is_number(value)
-    if not ok or value < 0:
-        what = "an integer >= 0" if integer else "a number >= 0"
+    if not ok or value < 0 or (high is not None and value > high):
+        what = "an integer >= 0" if integer else ("a finite number >= 0" if high is None else
+                                                    f"a number in [0, {high:g}]")
         raise SchemaError(path, value, what + (" or null" if nullable else ""))
+
+
+def _finite_everywhere(value: Any, path: str = "") -> None:
+    """No NaN or ±Infinity at any depth (nested objects and lists included)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SchemaError(path, value, "a finite number: NaN and Infinity are never a result (null marks a value "
+                          "that does not exist)")
+    if isinstance(value, Mapping):
+        for key, v in value.items():
+            _finite_everywhere(v, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _finite_everywhere(v, f"{path}[{i}]")
+
+
+def _rates(value: Any, path: str) -> None:
+    """{str: rate in [0, 1] or null}: attack results and probe accuracies."""
+    for key, v in _dict(value, path).items():
+        _fraction(v, f"{path}.{key}")
 
 
 def _string(value: Any, path: str, *, nullable: bool = False) -> None:
@@ -151,12 +178,20 @@ def _accuracies(value: Any, path: str, task: str) -> None:
 def validate_metrics(payload: Mapping[str, Any]) -> None:
     """Check a metrics.json payload against the schema above; raise `SchemaError` naming the key path."""
     _dict(payload, "")
+    _finite_everywhere(payload)
     if payload.get("kind") == "experiment":
         for key in EXPERIMENT_KEYS:
             _require(payload, key)
         if not isinstance(payload["runs"], list) or not all(isinstance(r, str) for r in payload["runs"]):
             raise SchemaError("runs", payload["runs"], "a list of sub-run folder names")
         _dict(payload["parameters"], "parameters")
+        for key, v in _dict(payload["seconds"], "seconds").items():
+            _non_negative(v, f"seconds.{key}")
+        if "attempts" in payload:
+            if not isinstance(payload["attempts"], list):
+                raise SchemaError("attempts", payload["attempts"], "a list of seconds (numbers >= 0)")
+            for i, v in enumerate(payload["attempts"]):
+                _non_negative(v, f"attempts[{i}]")
         return
     for key in COMMON_KEYS:
         _require(payload, key)
@@ -175,6 +210,14 @@ def validate_metrics(payload: Mapping[str, Any]) -> None:
         raise SchemaError("config.split.task", task, "one of " + ", ".join(repr(t) for t in TASKS))
     if task == "class" and not _is_int(_require(split, "forget_class", "config.split.")):
         raise SchemaError("config.split.forget_class", split["forget_class"], "an integer class index")
+    if task == "sample":
+        _non_negative(_require(split, "num_forget", "config.split."), "config.split.num_forget", integer=True)
+    if not _is_int(_require(split, "seed", "config.split.")):
+        raise SchemaError("config.split.seed", split["seed"], "an integer")
+    model = _dict(_require(config, "model", "config."), "config.model")
+    _string(_require(model, "name", "config.model."), "config.model.name")
+    train = _dict(_require(config, "train", "config."), "config.train")
+    _non_negative(_require(train, "epochs", "config.train."), "config.train.epochs", integer=True)
 
     _accuracies(payload["acc"], "acc", task)
     seconds = _dict(payload["seconds"], "seconds")
@@ -200,6 +243,8 @@ def validate_metrics(payload: Mapping[str, Any]) -> None:
     if kind == "unlearn":
         _string(payload["method"], "method")
         _accuracies(payload["acc_original"], "acc_original", task)
+        if payload.get("acc_retrain") is not None:
+            _accuracies(payload["acc_retrain"], "acc_retrain", task)
         _non_negative(payload["steps"], "steps", integer=True)
         _non_negative(payload["samples"], "samples", integer=True)
         if "epochs" in payload:
@@ -219,29 +264,32 @@ def validate_metrics(payload: Mapping[str, Any]) -> None:
 
 
 def _optional(payload: Mapping[str, Any]) -> None:
-    if payload.get("mia") is not None:
-        mia = _dict(payload["mia"], "mia")
-        for key, v in mia.items():
-            if v is not None and not _is_number(v):
-                raise SchemaError(f"mia.{key}", v, "a number or null")
-        if "mia_efficacy" in mia:
-            _fraction(mia["mia_efficacy"], "mia.mia_efficacy")
+    for key in ("mia", "mia_original", "mia_retrain", "probe", "probe_original", "probe_retrain"):
+        if payload.get(key) is not None:
+            _rates(payload[key], key)  # member rates, attack accuracies, MIA-Efficacy, probe accuracies: [0, 1]
     if payload.get("gap") is not None:
         gap = _dict(payload["gap"], "gap")
         for key in ("avg_gap", "ua", "ra", "ta"):
-            _non_negative(_require(gap, key, "gap."), f"gap.{key}")
-        _non_negative(gap.get("mia"), "gap.mia", nullable=True)
+            _non_negative(_require(gap, key, "gap."), f"gap.{key}", high=100.0)
+        _non_negative(gap.get("mia"), "gap.mia", nullable=True, high=100.0)
         if "terms" in gap and gap["terms"] not in (3, 4):
             raise SchemaError("gap.terms", gap["terms"], "3 or 4")
-    if payload.get("probe") is not None:
-        for key, v in _dict(payload["probe"], "probe").items():
-            _fraction(v, f"probe.{key}")
     if payload.get("cost") is not None:
         cost = _dict(payload["cost"], "cost")
         for key in ("steps", "samples"):
             _non_negative(_require(cost, key, "cost."), f"cost.{key}", integer=True)
+        if cost.get("retrain_samples") is not None:
+            _non_negative(cost["retrain_samples"], "cost.retrain_samples", integer=True)
     if "rte" in payload:
         _non_negative(payload["rte"], "rte", nullable=True)
+    if payload.get("ulira") is not None:
+        ulira = _dict(payload["ulira"], "ulira")
+        for key in ("balanced_accuracy", "tpr_at_1pct_fpr"):
+            if key in ulira:
+                _fraction(ulira[key], f"ulira.{key}")
+        for key in ("n_shadow", "n_examples"):
+            if key in ulira:
+                _non_negative(ulira[key], f"ulira.{key}", integer=True)
 
 
 __all__ = ["KINDS", "SchemaError", "validate_metrics"]

@@ -19,8 +19,9 @@ from ..runtime import autocast
 
 
 def private_copy(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """A deep copy on `device` in train mode: methods never modify the caller's model."""
-    clone = copy.deepcopy(model).to(device)
+    """A deep copy on `device` in train mode, with float32 weights (float16/bfloat16 weights are upcast: the
+    data are float32): methods never modify the caller's model."""
+    clone = copy.deepcopy(model).to(device=device, dtype=torch.float32)
     clone.train()
     return clone
 

@@ -171,7 +171,7 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
     device = forget.data.device
     batch_size = cfg.batch_size_for(task)
     generator = seed_everything(cfg.seed)
-    model = copy.deepcopy(model).to(device)
+    model = copy.deepcopy(model).to(device=device, dtype=torch.float32)  # float16/bfloat16 weights: a float32 copy
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sequential = cfg.retain_sampling == "sequential"
     rule = check_rule(cfg)

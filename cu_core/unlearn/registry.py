@@ -5,9 +5,17 @@
 `forget`, `retain` and `val` are `Part`s of the training array (val: the held-out validation split, for
 stopping rules and tuning). A method declares the tasks it supports; asking a class-only method for a sample
 task is a `ConfigError` before any work. No method modifies the caller's model.
+
+Numerics: a model with float16/bfloat16 (or float64) weights is unlearned as a float32 copy (the data are
+float32; mixed precision is the `amp` setting's job), so the result has float32 weights. A method that meets a
+non-finite loss stops with a `FloatingPointError` naming where (pass/epoch and step); `unlearn` adds the method
+and its hyperparameters to the message, and refuses a result whose weights are not all finite the same way
+(e.g. a last step whose gradient overflowed), so no such model reaches an evaluation or a results folder.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +67,54 @@ def unlearn(name: str, model: torch.nn.Module, forget: Part, retain: Part, val: 
     config = method.config() if config is None else config
     if not isinstance(config, method.config):
         raise ConfigError("config", type(config).__name__, f"a {method.config.__name__} for method {name!r}")
-    return method.run(model, forget, retain, val, config, task=task, num_classes=num_classes)
+    model = float32_model(model)
+    try:
+        result = method.run(model, forget, retain, val, config, task=task, num_classes=num_classes)
+    except FloatingPointError as err:
+        raise FloatingPointError(with_hyperparameters(str(err), name, config)) from err
+    bad = non_finite_parameters(result.model)
+    if bad:
+        raise FloatingPointError(with_hyperparameters(
+            f"{name} produced non-finite weights ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}) after "
+            f"step {result.steps}, its last", name, config))
+    return result
+
+
+def float32_model(model: Any) -> Any:
+    """`model` itself when its floating-point weights and buffers are float32, else a float32 copy (the
+    caller's model is never modified)."""
+    if not isinstance(model, torch.nn.Module):
+        return model
+    tensors = [*model.parameters(), *model.buffers()]
+    if all(t.dtype == torch.float32 for t in tensors if t.is_floating_point()):
+        return model
+    return copy.deepcopy(model).float()
+
+
+def non_finite_parameters(model: Any) -> list[str]:
+    """Names of the parameters of `model` holding NaN or ±inf (empty: all finite, or not a module)."""
+    if not isinstance(model, torch.nn.Module):
+        return []
+    with torch.no_grad():
+        return [n for n, p in model.named_parameters() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+
+
+def hyperparameters(config: Any) -> str:
+    """A method config as 'name=value, ...' for messages."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        items = dataclasses.asdict(config).items()
+    elif isinstance(config, dict):
+        items = config.items()
+    else:
+        return repr(config)
+    return ", ".join(f"{k}={v!r}" for k, v in items)
+
+
+def with_hyperparameters(message: str, name: str, config: Any) -> str:
+    """`message` with the method and its hyperparameters appended (once)."""
+    if "hyperparameters:" in message:
+        return message
+    return f"{message} (method {name!r}, hyperparameters: {hyperparameters(config)})"
 
 
 def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task, num_classes):
