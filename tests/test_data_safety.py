@@ -477,3 +477,41 @@ def test_no_warning_for_good_results(payload, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_metrics(tmp_path) == payload
+
+
+def test_the_driver_recomputes_a_damaged_sub_run_of_a_finished_run(tmp_path):
+    """A finished experiment run whose sub-run metrics.json was damaged counts as not done: the driver reopens it,
+    the template recomputes that sub-run and loads the others, and the run is complete again."""
+    from cu_core.experiments.grid import expand, load_profile
+    from cu_core.experiments.runner import execute
+
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text("name: tiny\nseeds: [0]\ndefaults: {train_epochs: 1}\nexperiments:\n"
+                       "  train: {template: train_reference.ipynb}\n")
+    (run,) = expand(load_profile(str(profile)))
+    root = tmp_path / "results"
+    assert execute(run, root).status == "done"
+    final = root / run.folder
+    victim = next(p for p in sorted((final / "runs").glob("*/metrics.json")))
+    victim.write_text('{"kind": "original", "acc": {"test": 7}}')  # damaged: not a finished result
+    assert execute(run, root).status == "done"  # recomputed, not skipped
+    assert execute(run, root).status == "skipped"
+    from cu_core.results import read_metrics
+    assert read_metrics(victim) is not None and not list(root.rglob(".*.old"))
+
+
+def test_the_driver_never_replaces_a_foreign_folder_at_a_runs_place(tmp_path):
+    from cu_core.experiments.grid import expand, load_profile
+    from cu_core.experiments.runner import execute
+
+    profile = tmp_path / "tiny.yaml"
+    profile.write_text("name: tiny\nseeds: [0]\ndefaults: {train_epochs: 1}\nexperiments:\n"
+                       "  train: {template: train_reference.ipynb}\n")
+    (run,) = expand(load_profile(str(profile)))
+    root = tmp_path / "results"
+    final = root / run.folder
+    final.mkdir(parents=True)
+    (final / "thesis.tex").write_text("my thesis")
+    outcome = execute(run, root)
+    assert outcome.status == "failed" and "never replaced" in outcome.message
+    assert (final / "thesis.tex").read_text() == "my thesis"

@@ -30,9 +30,11 @@ from typing import Any, Iterator
 
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
 from ..locks import try_hold
 from ..paths import results_dir
-from ..results import atomic_write_json, atomic_write_text, device_description, git_commit, read_metrics, versions
+from ..results import (atomic_write_json, atomic_write_text, damaged_subruns_of, device_description, git_commit,
+                       is_experiment_run, read_metrics, versions)
 from .grid import TEMPLATE_DIR, Run
 
 
@@ -106,8 +108,15 @@ def _finish(run: Run, staging: Path, final: Path, attempts: list[float]) -> None
         "versions": versions(),
         "device": str(rows["device"].iloc[0]) if len(rows) else device_description("cpu"),
         "git_commit": git_commit()})
-    if final.exists():
-        shutil.rmtree(final)
+    if final.exists():  # an older, incomplete or damaged copy of this run: ours only if it looks like a run folder
+        if not is_experiment_run(final):
+            raise ConfigError("results", str(final), "a folder the driver wrote (config.json, notebook.ipynb, "
+                              "runs/): this one holds something else and is never replaced; move it away")
+        old = final.with_name(f".{final.name}.old")
+        os.replace(final, old)
+        os.replace(staging, final)
+        shutil.rmtree(old)
+        return
     os.replace(staging, final)
 
 
@@ -127,16 +136,30 @@ def claim(folder: Path) -> Iterator[str | None]:
 def execute(run: Run, root: Path, *, kernel: str = "python3") -> Outcome:
     """Run one template (unless complete or claimed by another driver); never raises for a failing notebook."""
     final = root / run.folder
-    if read_metrics(final) is not None:
+    if _done(final):
         return Outcome(run, "skipped", 0.0)
     if run.problem:
         return Outcome(run, "failed", 0.0, run.problem)
     with claim(final) as owner:
         if owner is not None:
             return Outcome(run, "busy", 0.0, f"being run by {owner}")
-        if read_metrics(final) is not None:  # finished by another driver since the first check
+        if _done(final):  # finished by another driver since the first check
             return Outcome(run, "skipped", 0.0)
+        _reopen(final)
         return _execute(run, final, kernel)
+
+
+def _done(final: Path) -> bool:
+    """A run is done when its summary is valid and none of its sub-runs is damaged (`damaged_subruns_of`)."""
+    return read_metrics(final) is not None and not damaged_subruns_of(final)
+
+
+def _reopen(final: Path) -> None:
+    """A finished run with a damaged sub-run goes back to staging, so that its template recomputes that sub-run
+    and loads the others (held under the run's claim)."""
+    staging = final.parent / f".{final.name}.partial"
+    if final.is_dir() and is_experiment_run(final) and not staging.exists():
+        os.replace(final, staging)
 
 
 def _execute(run: Run, final: Path, kernel: str) -> Outcome:
