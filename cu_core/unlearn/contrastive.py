@@ -234,7 +234,7 @@ def contrastive_unlearn(model: torch.nn.Module, forget: Part, retain: Part, *, c
     if cfg.repair_steps:  # remedy A, after the last pass whatever ended the loop
         start = time.perf_counter()
         rows, seen = repair(model, optimizer, retain, steps=cfg.repair_steps, batch_size=batch_size,
-                            generator=generator, amp=cfg.amp, device=device, after_pass=pass_no, first_step=steps + 1)
+                            generator=generator, amp=cfg.amp, after_pass=pass_no, first_step=steps + 1)
         history += rows
         steps += cfg.repair_steps
         samples += seen

@@ -4,16 +4,14 @@ pass (Eq. 8/9 and our `no_heldout` rule), the held-out guard (remedy B) and the 
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..data import Part
 from ..errors import ConfigError
 from ..metrics import accuracy, model_outputs
-from ..runtime import autocast
+from .common import cross_entropy, step
 
 
 def stopping_set(heldout: Part, forget: Part, task: str) -> Part:
@@ -86,7 +84,7 @@ def guarded(row: dict[str, Any], floor: float | None) -> dict[str, Any]:
 
 
 def repair(model: torch.nn.Module, optimizer: torch.optim.Optimizer, retain: Part, *, steps: int,
-           batch_size: int, generator: torch.Generator, amp: bool, device: torch.device, after_pass: int,
+           batch_size: int, generator: torch.Generator, amp: bool, after_pass: int,
            first_step: int) -> tuple[list[dict[str, Any]], int]:
     """Remedy A: `steps` optimiser steps of plain cross-entropy (Eq. 7 with λ_UL = 0 and weight 1) on fresh
     random retain batches of `batch_size`, in train mode, with the run's optimiser (same lr, momentum, weight
@@ -101,15 +99,8 @@ def repair(model: torch.nn.Module, optimizer: torch.optim.Optimizer, retain: Par
     model.train()
     for k in range(steps):
         x_r, y_r = retain.random_batch(batch_size, generator)
-        with autocast(device, amp):
-            logits_r, _ = model(x_r)
-        loss = F.cross_entropy(logits_r.float(), y_r)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"contrastive unlearning repair loss is not finite at step {first_step + k}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        value = step(model, optimizer, cross_entropy(model, x_r, y_r, amp),
+                     f"contrastive unlearning, repair step {first_step + k}")
         rows.append({"pass": after_pass, "step": first_step + k, "phase": "repair", "loss": value,
                      "loss_ce": value})
     return rows, steps * batch_size
