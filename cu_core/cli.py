@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .config import DataConfig, ModelConfig, RunConfig, SplitConfig, TrainConfig
@@ -174,12 +176,57 @@ def _unknown_message(unknown: list[str], argv: list[str], sub: argparse.Argument
         f"; {help_hint}"
 
 
+# A negative number as a flag's value: argparse takes "-1e-3", "-.5e2" or "-inf" for a flag (it knows only "-1" and
+# "-0.5"), so `--lr -1e-3` would fail with "expected one argument" instead of naming the bad value.
+_NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|-(inf|infinity|nan)", re.IGNORECASE)
+
+
+def _join_negative_values(argv: list[str], sub: argparse.ArgumentParser) -> list[str]:
+    """`--flag -1e-3` → `--flag=-1e-3` for the flags of `sub` that take a value, so that argparse hands the
+    value on to the config's own check (which names the parameter, the value and the allowed range)."""
+    takes_value = {opt for action in sub._actions if action.option_strings and action.nargs != 0
+                   for opt in action.option_strings}
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in takes_value and _NEGATIVE_NUMBER.fullmatch(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
+# Split settings that one task ignores: given explicitly for the other task they are refused, not dropped.
+TASK_ONLY = {("split", "forget_class"): "class", ("split", "class_drop_last"): "class",
+             ("split", "num_forget"): "sample", ("split", "forget_selection"): "sample"}
+
+
+def _check_task_flags(args: argparse.Namespace) -> None:
+    """Refuse a split flag that the chosen task would ignore (e.g. --forget-class on the sample task)."""
+    task = getattr(args, "split__task", None) or SplitConfig().task
+    flags = _flags(args.command, getattr(args, "method", "contrastive"))
+    for (section, name), only in TASK_ONLY.items():
+        value = getattr(args, f"{section}__{name}", None)
+        if value is not None and task != only:
+            other = {"class": "--forget-class", "sample": "--num-forget"}[task]
+            raise ConfigError(name, value, f"a {only}-task setting: the {task} task ignores --{flags[(section, name)]}"
+                              f" (drop it, or use --task {only}; the {task} task's forget set is set by {other})")
+
+
 def _check_args(args: argparse.Namespace) -> None:
-    """Checks of the flags that are not config fields, before any work."""
+    """Checks of the flags that are not config fields, before any work: the folders the command will write
+    (probed: `--out`, `--cache-dir` or `CU_CACHE_DIR`, `--results-dir` or `CU_RESULTS_DIR`)."""
+    from . import paths
     from .results import check_run_dir
 
     if args.command in ("train", "unlearn"):
         check_run_dir(args.out)
+        try:  # the results folder is built beside its final place, then renamed: its parent must be writable
+            paths.probe_writable(Path(args.out).expanduser().absolute().parent, "--out")
+        except ConfigError as err:
+            raise ConfigError("--out", args.out, err.allowed) from None
+    if args.command == "quickstart":
+        paths.writable_dir("results", args.results_dir, flag="--results-dir")
+    paths.writable_dir("cache", args.cache_dir, flag="--cache-dir")
     if args.command == "unlearn" and args.ulira_shadows and (args.ulira_shadows < 8 or args.ulira_shadows % 2):
         raise ConfigError("ulira_shadows", args.ulira_shadows, "0 (off) or an even integer >= 8 (shadows come in "
                           "complementary pairs)")
@@ -189,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     method = _method_of(argv)
     parser = build_parser(method)
+    if argv and argv[0] in ("train", "unlearn", "quickstart"):
+        argv = _join_negative_values(argv, _subparser(parser, argv[0]))
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         sub = _subparser(parser, args.command)
@@ -198,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_args(args)
         cfg, ucfg = configs_from_args(args)
+        _check_task_flags(args)  # after the values' own checks, which name what each flag allows
         if args.command == "train":
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
             summary = {"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}

@@ -16,7 +16,7 @@ from typing import Any
 from .data.cifar_archive import ARCHIVE_SHA256
 from .data.datasets import DATASETS, DIGITS_SIZES, NORMALIZATIONS, SOURCES
 from .data.splits import FORGET_SELECTIONS, TASKS
-from .errors import ConfigError, check_bool, check_choice, check_float, check_int
+from .errors import ConfigError, check_bool, check_choice, check_float, check_int, check_seed
 from .models import EMBEDDINGS, HEADS, MODELS
 from .runtime import check_device
 
@@ -77,7 +77,7 @@ class SplitConfig:
         check_float("val_fraction", self.val_fraction, 0.0, 0.5, low_open=True)
         check_choice("forget_selection", self.forget_selection, FORGET_SELECTIONS)
         check_bool("class_drop_last", self.class_drop_last)
-        check_int("seed", self.seed, 0)
+        check_seed("seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_bool("augment", self.augment)
         check_choice("select", self.select, SELECTIONS)
-        check_int("seed", self.seed, 0)
+        check_seed("seed", self.seed)
         check_int("eval_batch_size", self.eval_batch_size, 1)
         for name in ("amp", "cpu_bf16", "channels_last", "progress"):
             check_bool(name, getattr(self, name))

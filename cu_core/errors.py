@@ -1,8 +1,18 @@
 """Errors raised for bad input, before any work starts."""
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+
+#: The largest seed: NumPy's legacy seeding and scikit-learn's `random_state` take 32-bit integers only.
+MAX_SEED = 2**32 - 1
+#: Names that become folder names (profiles, experiments, sub-runs): letters, digits, '_' and '-', starting with a
+#: letter or digit, so never a path separator, '..', a hidden name or a space.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+SAFE_NAME_TEXT = ("a safe name: letters, digits, '_' and '-' only, starting with a letter or digit, at most 100 "
+                  "characters (it becomes a folder name: no '/', '..', '.' or spaces)")
 
 
 class ConfigError(ValueError):
@@ -15,15 +25,58 @@ class ConfigError(ValueError):
         super().__init__(f"{parameter}={value!r} is not allowed: {allowed}")
 
 
+class InputFileError(ConfigError):
+    """An input file (a profile, the paper's tables, ...) breaks its schema. `problems` lists every problem, each
+    starting with its key path (e.g. `experiments.compare.params.train_epochs: expected an integer, got '5'`)."""
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        self.parameter, self.value = source, None
+        self.allowed = "a file that passes its schema"
+        count = len(self.problems)
+        ValueError.__init__(self, f"{source}: {count} problem{'s' if count != 1 else ''}:\n  "
+                            + "\n  ".join(self.problems))
+
+
 class DataError(RuntimeError):
     """A data file is missing, corrupt or tampered with."""
 
 
+def did_you_mean(name: object, allowed: Iterable[object], cutoff: float = 0.6) -> str:
+    """' (did you mean 'x'?)' for the closest of `allowed` to `name` (difflib), or ''."""
+    close = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1, cutoff=cutoff)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
 def check_choice(parameter: str, value: object, allowed: Iterable[object]) -> None:
-    """Raise `ConfigError` unless `value` is one of `allowed`."""
+    """Raise `ConfigError` unless `value` is one of `allowed` (the message adds the closest name, if any)."""
     allowed = tuple(allowed)
-    if value not in allowed:
-        raise ConfigError(parameter, value, "expected one of " + ", ".join(repr(a) for a in allowed))
+    try:
+        ok = value in allowed
+    except TypeError:  # an unhashable value against a mapping's keys
+        ok = False
+    if not ok:
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        raise ConfigError(parameter, value, "expected one of " + ", ".join(repr(a) for a in allowed) + hint)
+
+
+def check_seed(parameter: str, value: object) -> None:
+    """Raise `ConfigError` unless `value` is a seed: an int (not bool) in [0, MAX_SEED]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(parameter, value, f"expected an integer >= 0 and <= {MAX_SEED} (seeds are 32-bit: NumPy "
+                          "and scikit-learn take no larger)")
+
+
+def check_name(parameter: str, value: object, *, dots: bool = False) -> None:
+    """Raise `ConfigError` unless `value` is a `SAFE_NAME` (it becomes a folder name). `dots`: '.' is allowed inside
+    (sub-run names such as 'temperature-0.1'), but never '..'."""
+    ok = isinstance(value, str) and (SAFE_NAME.fullmatch(value.replace(".", "_")) if dots else
+                                     SAFE_NAME.fullmatch(value)) and ".." not in value
+    if not ok:
+        text = SAFE_NAME_TEXT.replace("'_' and '-'", "'_', '-' and '.'").replace(" '..', '.' or", " '..' or") \
+            if dots else SAFE_NAME_TEXT
+        raise ConfigError(parameter, value, text)
 
 
 def check_int(parameter: str, value: object, low: int | None = None, high: int | None = None) -> None:

@@ -53,13 +53,20 @@ def test_params_build_validated_configs():
 
 @pytest.mark.slow
 def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
-    """CI's smoke run, plus a profile with an unknown method that must fail alone and be named."""
-    bad = yaml.safe_load((ROOT / "cu_core/experiments/profiles/smoke.yaml").read_text())
-    bad["name"] = "smoke_bad"
-    bad["experiments"] = {"good": bad["experiments"]["references"],
-                          "bad_method": {"template": "class_unlearning.ipynb", "params": {"method": "forget_all"}},
-                          "bad_param": {"template": "train_reference.ipynb", "params": {"epochs_typo": 3}}}
+    """CI's smoke run; a profile with bad parameters refused before any run; a run that fails while running
+    (its data archive is missing) fails alone and is named, the others go on."""
+    smoke = yaml.safe_load((ROOT / "cu_core/experiments/profiles/smoke.yaml").read_text())
+    bad = {**smoke, "name": "smoke_bad",
+           "experiments": {"good": smoke["experiments"]["references"],
+                           "bad_method": {"template": "class_unlearning.ipynb", "params": {"method": "forget_all"}},
+                           "bad_param": {"template": "train_reference.ipynb", "params": {"epochs_typo": 3}}}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    late = {**smoke, "name": "smoke_late",
+            "experiments": {"blocked": smoke["experiments"]["references"], "good": smoke["experiments"]["references"]}}
+    (tmp_path / "late.yaml").write_text(yaml.safe_dump(late))
+    blocked = next(r for r in expand(load_profile(str(tmp_path / "late.yaml"))) if r.experiment == "blocked")
+    (tmp_path / "results" / blocked.folder).mkdir(parents=True)  # a user's folder where that run would land
+    (tmp_path / "results" / blocked.folder / "thesis.tex").write_text("mine")
     env = {"CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
     cmd = [sys.executable, "-m", "cu_core.experiments", "run", "--results-dir", str(tmp_path / "results"),
            "--no-progress", "--profile"]
@@ -81,13 +88,19 @@ def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
             assert metrics is not None and metrics["config"]["split"]["seed"] == run.params["seed"]
     again = subprocess.run([*cmd, "smoke"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert json.loads(again.stdout.strip().splitlines()[-1])["skipped"] == len(expand(load_profile("smoke")))
-    failing = subprocess.run([*cmd, str(tmp_path / "bad.yaml")], capture_output=True, text=True,
+    refused = subprocess.run([*cmd, str(tmp_path / "bad.yaml")], capture_output=True, text=True,
                              env={**os.environ, **env}, timeout=600)
-    assert failing.returncode == 1
+    assert refused.returncode == 2 and refused.stdout == ""  # validated before any run
+    assert "epochs_typo: unknown key" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "results" / "smoke_bad").exists()
+    failing = subprocess.run([*cmd, str(tmp_path / "late.yaml")], capture_output=True, text=True,
+                             env={**os.environ, **env}, timeout=600)
+    assert failing.returncode == 1  # the blocked run fails while running; the good one still runs
     report = json.loads(failing.stdout.strip().splitlines()[-1])
-    assert report["failed"] == 2 and report["done"] + report["skipped"] == 1
-    assert "method" in failing.stderr and "forget_all" in failing.stderr and "epochs_typo" in failing.stderr
-    assert not list((tmp_path / "results" / "smoke_bad" / "bad_method").glob("[!.]*"))  # no finished folder
+    n_runs = len(expand(load_profile(str(tmp_path / "late.yaml"))))
+    assert report["failed"] == 1 and report["done"] == n_runs - 1
+    assert f"FAILED {blocked.folder}" in failing.stderr and "never replaced" in failing.stderr
+    assert (tmp_path / "results" / blocked.folder / "thesis.tex").read_text() == "mine"
 
 
 @pytest.mark.slow

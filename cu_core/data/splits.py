@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
+from ..errors import ConfigError, check_bool, check_choice, check_float, check_int, check_seed
 
 TASKS = ("class", "sample")
 FORGET_SELECTIONS = ("random", "first_n", "atypical")
@@ -88,7 +88,7 @@ def make_split(train_labels: np.ndarray, test_labels: np.ndarray, *, task: str =
     num_classes = int(max(train_labels.max(), test_labels.max()) + 1) if num_classes is None else num_classes
     check_choice("task", task, TASKS)
     check_choice("forget_selection", forget_selection, FORGET_SELECTIONS)
-    check_int("seed", seed, 0)
+    check_seed("seed", seed)
     check_float("val_fraction", val_fraction, 0.0, 0.5, low_open=True)
     check_bool("class_drop_last", class_drop_last)
     n_val = int(np.ceil(val_fraction * len(train_labels)))

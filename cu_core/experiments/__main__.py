@@ -1,19 +1,25 @@
 """`python -m cu_core.experiments`: run a profile's grid of templates (see `cu_core.experiments.grid`).
 
     python -m cu_core.experiments profiles
+    python -m cu_core.experiments validate --profile quick           # or --all: every profile, template, table
     python -m cu_core.experiments list --profile quick
     python -m cu_core.experiments run --profile quick [--only compare_class] [--seeds 0 1] [--results-dir DIR]
     python -m cu_core.experiments run --profile cifar-cpu --threads 1    # one of two drivers on a 2-core machine
+    python -m cu_core.experiments status --profile cifar-cpu          # done / missing / damaged / running runs
 
-Runs whose results exist are skipped; a failed run does not stop the others; every failure is listed at the end
-and the exit status is 1 when any run failed (2 for a bad command line or profile). Several drivers can share
-one results folder (start one per core or per GPU): each claims a run with a lock file, and lists the runs it
-left to a live other driver as BUSY (not a failure).
+`run` first checks everything `validate` checks (the profile's schema, every run's parameters, the data archive,
+CUDA where a run asks for it) and that the results and cache folders can be written; any problem stops it with
+exit status 2 before any run starts. Runs whose results exist are skipped; a failed run does not stop the others;
+every failure is listed at the end and the exit status is 1 when any run failed. Several drivers can share one
+results folder (start one per core or per GPU): each claims a run with a lock, and lists the runs it left to a
+live other driver as BUSY (not a failure). `validate` exits 2 on any problem (0 with notes about what this
+machine lacks, 2 with `--strict`); `status` exits 0.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,16 +27,34 @@ from ..errors import ConfigError
 from .grid import expand, load_profile, profiles
 
 
+def _add_selection(p: argparse.ArgumentParser, *, results: bool = True) -> None:
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="replace the profile's seeds")
+    if results:
+        p.add_argument("--results-dir", default=None, help="default: $CU_RESULTS_DIR or <project>/data/results")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cu_core.experiments", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("profiles", help="list the profiles")
-    for name, text in (("list", "show the runs a profile expands to"), ("run", "execute a profile's runs")):
+    validate = sub.add_parser("validate", help="check profiles, templates and input files; run nothing",
+                              description="Check a profile (its schema, then every run's parameters as the "
+                              "templates check them, and the data archive it reads) or, with --all, every profile, "
+                              "every template's defaults and book/data/paper_tables.yaml. Nothing is run or "
+                              "written. Exit 2 on any problem.")
+    which = validate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--profile", help="a profile name (see `profiles`) or a YAML file")
+    which.add_argument("--all", action="store_true", help="every profile, template and input file")
+    validate.add_argument("--strict", action="store_true", help="what this machine lacks (CUDA, the CIFAR-10 "
+                          "archive) is an error too, as for `run`")
+    for name, text in (("list", "show the runs a profile expands to"), ("run", "execute a profile's runs"),
+                       ("status", "show which runs are done, missing, damaged or running")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", required=True, help="a profile name (see `profiles`) or a YAML file")
-        p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
-        p.add_argument("--seeds", nargs="+", type=int, default=None, help="replace the profile's seeds")
-        p.add_argument("--results-dir", default=None, help="default: $CU_RESULTS_DIR or <project>/data/results")
+        _add_selection(p)
+        if name == "status":
+            p.add_argument("--json", action="store_true", help="one JSON object instead of the text")
         if name == "run":
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
             p.add_argument("--threads", type=int, default=None, metavar="N",
@@ -40,17 +64,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import iter_lines, validate_all, validate_profile
+
+    reports = validate_all() if args.all else [validate_profile(args.profile)]
+    for line in iter_lines(reports, args.strict):
+        print(line)
+    bad = [r for r in reports if not r.ok(args.strict)]
+    if bad:
+        print(f"error: {len(bad)} of {len(reports)} checked input(s) failed", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _preflight(args: argparse.Namespace) -> None:
+    """Before `run` starts anything: every check of `validate` (machine included) and the folders it writes."""
+    from .. import paths
+    from ..errors import InputFileError
+    from .validate import validate_profile
+
+    report = validate_profile(args.profile, only=args.only, seeds=args.seeds, machine=True)
+    if report.errors:
+        raise InputFileError(report.source, report.errors)
+    paths.writable_dir("results", args.results_dir, flag="--results-dir")
+    paths.writable_dir("cache", None, flag="CU_CACHE_DIR")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "profiles":
+        code = 0
         for name in profiles():
-            print(f"{name:10s} {load_profile(name).description}")
-        return 0
+            try:
+                print(f"{name:16s} {load_profile(name).description}")
+            except ConfigError as err:
+                print(f"{name:16s} INVALID: {' '.join(str(err).split())[:200]}")
+                code = 2
+        return code
+    if args.command == "validate":
+        return _validate(args)
     if getattr(args, "threads", None) is not None and args.threads < 1:
         print(f"error: --threads must be a positive integer, got {args.threads}", file=sys.stderr)
         return 2
     try:
-        runs = expand(load_profile(args.profile), only=args.only, seeds=args.seeds)
+        profile = load_profile(args.profile)
+        runs = expand(profile, only=args.only, seeds=args.seeds)
+        if args.command == "run":
+            _preflight(args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -58,9 +118,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in runs:
             print(run.folder, json.dumps(run.params, sort_keys=True), f"PROBLEM: {run.problem}" if run.problem else "")
         return 0
+    if args.command == "status":
+        from ..paths import results_dir
+        from .status import report_json, report_lines, status
+
+        root = results_dir(args.results_dir)
+        states = status(runs, root)
+        print(report_json(profile.name, states, root) if args.json else "\n".join(report_lines(profile.name, states,
+                                                                                                  root)))
+        return 0
     from .runner import run_grid, summary
 
-    result = summary(run_grid(runs, results=args.results_dir, progress=not args.no_progress, threads=args.threads))
+    try:  # a filesystem without working locks, or an unwritable results folder, stops the driver before any run
+        outcomes = run_grid(runs, results=args.results_dir, progress=not args.no_progress, threads=args.threads)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = summary(outcomes)
     print(json.dumps({k: v for k, v in result.items() if k not in ("failures", "busy")}))
     for busy in result["busy"]:
         print(f"BUSY {busy['run']}: {busy['message']}", file=sys.stderr)
@@ -70,4 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # e.g. `... status | head`: the reader left early; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

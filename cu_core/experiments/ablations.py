@@ -3,13 +3,14 @@ geometry template. Every value is validated before the first run starts."""
 from __future__ import annotations
 
 import typing
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, check_name, did_you_mean
 from ..metrics import Evaluation
 from ..unlearn import ContrastiveConfig
 from . import runs
@@ -22,8 +23,8 @@ def _field_type(knob: str, cfg: RunConfig) -> type:
         return type(getattr(getattr(cfg, section), field))
     hints = typing.get_type_hints(ContrastiveConfig)
     if knob not in hints:
-        raise ConfigError("knob", knob, "a ContrastiveConfig field (" + ", ".join(hints) + ") or one of "
-                          + ", ".join(runs.RUN_KNOBS))
+        raise ConfigError("knob", knob, "a ContrastiveConfig field" + did_you_mean(knob, [*hints, *runs.RUN_KNOBS])
+                          + " (" + ", ".join(hints) + ") or one of " + ", ".join(runs.RUN_KNOBS))
     return hints[knob]
 
 
@@ -41,21 +42,49 @@ def parse_values(knob: str, values: str, cfg: RunConfig) -> list[Any]:
     return out
 
 
+@contextmanager
+def _from(parameter: str) -> Iterator[None]:
+    """Mark a `ConfigError` raised inside as coming from the template parameter `parameter`."""
+    try:
+        yield
+    except ConfigError as err:
+        err.template_parameter = parameter  # type: ignore[attr-defined]
+        raise
+
+
+def ablation_plan(cfg: RunConfig, knob: str, values: str, *, preset: str = "defaults",
+                  base_overrides: str = "") -> list[tuple[Any, RunConfig, dict[str, Any], str]]:
+    """(value, run config, overrides, sub-run name) per value of `knob`, every config built (so validated) before
+    any run starts; the sub-run names are checked to be safe folder names."""
+    base = parse_overrides(base_overrides, "base_overrides")
+    _field_type(knob, cfg)  # a known knob
+    if knob in base:
+        raise ConfigError("base_overrides", base_overrides, f"overrides of other fields than the knob {knob!r} (its "
+                          "values come from `values`)")
+    with _from("base_overrides"):
+        unlearn_config("contrastive", preset=preset, overrides=base)
+    plan = []
+    for value in parse_values(knob, values, cfg):
+        with _from("values"):  # every value's config is built (validated) before the first run starts
+            if knob in runs.RUN_KNOBS:
+                run_cfg, overrides = runs.with_knob(cfg, knob, value), base
+            else:
+                run_cfg, overrides = cfg, {**base, knob: value}
+            unlearn_config("contrastive", preset=preset, overrides=overrides)
+            name = f"{knob}-{value}"
+            check_name("values", name, dots=True)
+        plan.append((value, run_cfg, overrides, name))
+    if len({name for *_, name in plan}) != len(plan):
+        raise ConfigError("values", values, "each value once")
+    return plan
+
+
 def ablation_runs(out: str | Path, cfg: RunConfig, knob: str, values: str, *, preset: str = "defaults",
                   base_overrides: str = "") -> pd.DataFrame:
     """Contrastive unlearning once per value of `knob`; one table row per value (column "value")."""
-    base = parse_overrides(base_overrides, "base_overrides")
-    plan = []
-    for value in parse_values(knob, values, cfg):
-        if knob in runs.RUN_KNOBS:
-            run_cfg, overrides = runs.with_knob(cfg, knob, value), base
-        else:
-            run_cfg, overrides = cfg, {**base, knob: value}
-        unlearn_config("contrastive", preset=preset, overrides=overrides)  # validate every value first
-        plan.append((value, run_cfg, overrides))
     rows = []
-    for value, run_cfg, overrides in plan:
-        name = f"{knob}-{value}"
+    for value, run_cfg, overrides, name in ablation_plan(cfg, knob, values, preset=preset,
+                                                         base_overrides=base_overrides):
         metrics = runs.unlearning(out, name, run_cfg, "contrastive", preset=preset, overrides=overrides)
         rows.append({"value": value, **runs.flatten(metrics, name)})
     return pd.DataFrame(rows)
@@ -77,4 +106,4 @@ def embedding_frames(out: str | Path, cfg: RunConfig, names: list[str], *, max_p
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["ablation_runs", "embedding_frames", "parse_values"]
+__all__ = ["ablation_plan", "ablation_runs", "embedding_frames", "parse_values"]

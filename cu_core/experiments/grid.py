@@ -17,20 +17,27 @@ A profile names its seeds, the parameters every template gets (`defaults`) and i
 One run = one template execution with one parameter set: `defaults`, then `params`, then one case, then one grid
 point, then `seed`. Its id is stable: the grid values and the seed in readable form, then 8 hex digits of the sha256 of all
 its parameters, so the same parameters always land in the same folder (`<profile>/<experiment>/<run_id>`).
+
+`load_profile` checks a profile against its schema (`cu_core.experiments.validate`) before anything else reads it:
+unknown keys (with the closest allowed name), wrong types (with the key path and the expected type), names that
+are not safe folder names, parameters its templates do not declare, and YAML with a key given twice are all
+refused at once, as one `InputFileError` (a `ConfigError`) that lists every problem.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
-from ..errors import ConfigError, check_choice
+from ..errors import ConfigError, InputFileError, check_choice
 from ..paths import project_root
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
@@ -64,23 +71,108 @@ def profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """A profile by name (`profiles()`) or by path to a YAML file."""
+def templates() -> list[str]:
+    """The template notebooks' file names."""
+    return sorted(p.name for p in TEMPLATE_DIR.glob("*.ipynb"))
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """The YAML file of a profile given by name (`profiles()`) or by path."""
     path = Path(name_or_path)
     if not path.suffix:
-        check_choice("profile", name_or_path, profiles())
+        check_choice("profile", str(name_or_path), profiles())
         path = PROFILE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ConfigError("profile", name_or_path, "a profile name (" + ", ".join(profiles()) + ") or a YAML file")
-    raw = yaml.safe_load(path.read_text()) or {}
-    for key in ("name", "seeds", "experiments"):
-        if key not in raw:
-            raise ConfigError(f"profile.{key}", None, f"a value in {path}")
-    for exp, spec in raw["experiments"].items():
-        if not isinstance(spec, dict) or "template" not in spec:
-            raise ConfigError(f"profile.experiments.{exp}", spec, "a mapping with a 'template'")
+        raise ConfigError("profile", str(name_or_path), "a profile name (" + ", ".join(profiles()) + ") or a YAML "
+                          "file")
+    return path
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that gives one key twice (PyYAML would keep the last silently)."""
+
+
+def _strict_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            twice = key in seen
+        except TypeError:  # an unhashable key: the constructor below says so
+            twice = False
+        if twice:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"found the key {key!r} twice (the first is at line "
+                f"{seen[key].start_mark.line + 1})", key_node.start_mark)
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's contents (safe loading; a key given twice, bad YAML or an unreadable file is an
+    `InputFileError` naming the file and the line)."""
+    path = Path(path)
+    try:
+        return yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise InputFileError(str(path), [f"not valid YAML: {' '.join(str(err).split())}"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputFileError(str(path), [f"cannot be read: {err}"]) from None
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """A profile by name (`profiles()`) or by path to a YAML file, checked against the profile schema
+    (`cu_core.experiments.validate.profile_problems`): any problem is an `InputFileError` listing them all."""
+    from .validate import profile_problems
+
+    path = profile_path(name_or_path)
+    raw = read_yaml(path)
+    problems = profile_problems(raw)
+    if problems:
+        raise InputFileError(f"profile {path}", problems)
     return Profile(raw["name"], raw.get("description", ""), list(raw["seeds"]), dict(raw.get("defaults") or {}),
                    dict(raw["experiments"]))
+
+
+class Parameter(NamedTuple):
+    """A template parameter: its name, declared type ("str", "int", "float", "bool"), default and comment."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(path: str, mtime_ns: int) -> dict[str, Parameter]:
+    nb = json.loads(Path(path).read_text())
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ConfigError("template", Path(path).name, "a notebook with exactly one cell tagged 'parameters'")
+    source = "".join(cells[0]["source"])
+    lines = source.splitlines()
+    out = {}
+    for node in ast.parse(source).body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(node.annotation, ast.Name) and isinstance(node.value, ast.Constant)):
+            raise ConfigError("template", Path(path).name, "a parameters cell of flat typed literals "
+                              "(`name: type = value  # comment`)")
+        line = lines[node.lineno - 1]
+        out[node.target.id] = Parameter(node.target.id, node.annotation.id, node.value.value,
+                                        line.split("#", 1)[1].strip() if "#" in line else "")
+    return out
+
+
+def declared_parameters(template: str) -> dict[str, Parameter]:
+    """The parameters a template declares, in order (read from its `parameters` cell, as papermill reads it)."""
+    path = TEMPLATE_DIR / template
+    if not path.is_file():
+        raise ConfigError("template", template, "expected one of " + ", ".join(templates()))
+    return dict(_declared(str(path), path.stat().st_mtime_ns))
 
 
 def template_parameters(template: str) -> dict[str, Any]:
@@ -110,7 +202,7 @@ def expand(profile: Profile, *, only: list[str] | None = None, seeds: list[int] 
     for exp, spec in profile.experiments.items():
         if only and exp not in only:
             continue
-        declared = template_parameters(spec["template"])
+        declared = declared_parameters(spec["template"])
         grid = dict(spec.get("grid") or {})
         cases = list(spec.get("cases") or [{}])
         # long JSON parameters stay out of the readable part of run ids (the hash tells them apart)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..pipeline import run_training, run_unlearning
-from ..errors import ConfigError
+from ..errors import ConfigError, check_name
 from ..results import read_metrics
 from ..unlearn import METHODS
 from .params import parse_overrides, unlearn_config
@@ -26,6 +26,8 @@ RUN_KNOBS = {"num_forget": ("split", "num_forget"), "head": ("model", "head"), "
 
 
 def run_dir(out_dir: str | Path, name: str) -> Path:
+    """The folder of sub-run `name` (a safe name: no path separator, no '..') of an experiment folder."""
+    check_name("sub-run name", name, dots=True)
     return Path(out_dir) / "runs" / name
 
 
