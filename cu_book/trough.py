@@ -9,6 +9,7 @@ from "both fell", so it can fire inside a trough, with a model that is worse tha
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -108,26 +109,34 @@ def margin_reading(summary: pd.DataFrame, lambda_ul: float = 3.0) -> str:
         for _, r in rows.iterrows())
 
 
+def _per_panel(summary: pd.DataFrame, clause: Any, lead: str) -> str:
+    """One sentence per panel (profile, training length): `lead`, then `clause(row)` of each run from low λ_UL to
+    high (a clause that is '' or None is left out); '' when no panel has a clause."""
+    texts = []
+    for (profile, epochs), g in summary.groupby(PANEL, sort=False):
+        parts = [c for _, r in g.sort_values("lambda_ul").iterrows() if (c := clause(r))]
+        if parts:
+            texts.append(f"On {panel_name(profile, epochs)}{lead}" + "; ".join(parts) + ".")
+    return " ".join(texts)
+
+
+def _lambda_clause(r: pd.Series) -> str:
+    gap = "" if r["traced"] or pd.isna(r["avg_gap"]) else f", Avg. Gap {r['avg_gap']:.1f}"
+    if r["stop_pass"] is None or pd.isna(r["stop_pass"]):
+        return (f"{r['label']} never meets Eq. 9 in {r['end_pass']} passes (last: forget "
+                f"{_pct(r['end_forget'])}, held-out {_pct(r['end_heldout'])}{gap})")
+    drop = "" if pd.isna(r["start_heldout"]) else \
+        f", held-out at most {r['max_drop']:.1f} points below its start in the passes run"
+    return (f"{r['label']} stops at pass {int(r['stop_pass'])} at {r['stop_forget']:.1f} / "
+            f"{r['stop_heldout']:.1f} % (forget / held-out){drop}{gap}")
+
+
 def lambda_reading(summary: pd.DataFrame) -> str:
     """Per panel, every λ_UL in one clause: where Eq. 9 fired (forget / held-out there), the deepest held-out
     drop before it, and the run's Avg. Gap when untraced (a traced run's final model is past its stop)."""
     if summary.empty:
         return "No curves yet."
-    texts = []
-    for (profile, epochs), g in summary.groupby(PANEL, sort=False):
-        parts = []
-        for _, r in g.sort_values("lambda_ul").iterrows():
-            gap = "" if r["traced"] or pd.isna(r["avg_gap"]) else f", Avg. Gap {r['avg_gap']:.1f}"
-            if r["stop_pass"] is None or pd.isna(r["stop_pass"]):
-                parts.append(f"{r['label']} never meets Eq. 9 in {r['end_pass']} passes (last: forget "
-                             f"{_pct(r['end_forget'])}, held-out {_pct(r['end_heldout'])}{gap})")
-            else:
-                drop = "" if pd.isna(r["start_heldout"]) else \
-                    f", held-out at most {r['max_drop']:.1f} points below its start in the passes run"
-                parts.append(f"{r['label']} stops at pass {int(r['stop_pass'])} at {r['stop_forget']:.1f} / "
-                             f"{r['stop_heldout']:.1f} % (forget / held-out){drop}{gap}")
-        texts.append(f"On {panel_name(profile, epochs)}: " + "; ".join(parts) + ".")
-    return " ".join(texts)
+    return _per_panel(summary, _lambda_clause, ": ")
 
 
 def symptom_reading(s: dict[str, float], profile: str = "cifar-cpu") -> str:
@@ -142,24 +151,22 @@ def symptom_reading(s: dict[str, float], profile: str = "cifar-cpu") -> str:
             f"Retrain's {s['retrain_test']:.1f} %.")
 
 
+def _loss_clause(r: pd.Series) -> str:
+    terms = loss_terms(r["path"]).set_index("pass")
+    end = int(r["stop_pass"]) if not pd.isna(r["stop_pass"]) else int(r["end_pass"])
+    if terms.empty or 1 not in terms.index or end not in terms.index:
+        return ""
+    a, b = float(terms.at[1, "loss_ce"]), float(terms.at[end, "loss_ce"])
+    return f"{a:.2f} in pass 1 and {b:.2f} in pass {end} at {r['label']} (×{b / a:.1f})"
+
+
 def loss_reading(summary: pd.DataFrame) -> str:
     """Per panel, the retain cross-entropy (Eq. 7's second term, unweighted, history.csv) in the first pass and in
     the pass where each run stopped (or its last), from low λ_UL to high: does the CE term hold the model?"""
     if summary.empty:
         return "No curves yet."
-    texts = []
-    for (profile, epochs), g in summary.groupby(PANEL, sort=False):
-        parts = []
-        for _, r in g.sort_values("lambda_ul").iterrows():
-            terms = loss_terms(r["path"]).set_index("pass")
-            end = int(r["stop_pass"]) if not pd.isna(r["stop_pass"]) else int(r["end_pass"])
-            if terms.empty or 1 not in terms.index or end not in terms.index:
-                continue
-            a, b = float(terms.at[1, "loss_ce"]), float(terms.at[end, "loss_ce"])
-            parts.append(f"{a:.2f} in pass 1 and {b:.2f} in pass {end} at {r['label']} (×{b / a:.1f})")
-        if parts:
-            texts.append(f"On {panel_name(profile, epochs)}, the retain cross-entropy is " + "; ".join(parts) + ".")
-    return " ".join(texts) or "No loss history was found for these runs."
+    return _per_panel(summary, _loss_clause, ", the retain cross-entropy is ") or \
+        "No loss history was found for these runs."
 
 
 def lambda_advice(summary: pd.DataFrame) -> str:
