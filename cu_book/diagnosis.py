@@ -144,10 +144,12 @@ def stop_summary(curves: pd.DataFrame, guard: float = GUARD) -> pd.DataFrame:
                      "min_heldout": float(low["heldout_acc"]), "min_pass": int(low["pass"]),
                      "min_steps": float(low["steps"]), "end_pass": int(last["pass"]),
                      "end_forget": float(last["forget_acc"]), "end_heldout": float(last["heldout_acc"])})
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["drop_at_stop"] = out["start_heldout"] - out["stop_heldout"]
-        out["max_drop"] = out["start_heldout"] - out["min_heldout"]
+    columns = [*CURVE_COLUMNS[:CURVE_COLUMNS.index("pass")], "stop_pass", "paper_stop", "guard_stop", "start_forget",
+               "start_heldout", "stop_steps", "stop_forget", "stop_heldout", "min_heldout", "min_pass", "min_steps",
+               "end_pass", "end_forget", "end_heldout"]
+    out = pd.DataFrame(rows, columns=columns)
+    out["drop_at_stop"] = out["start_heldout"] - out["stop_heldout"]
+    out["max_drop"] = out["start_heldout"] - out["min_heldout"]
     return out
 
 

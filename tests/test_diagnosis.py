@@ -267,3 +267,16 @@ def test_empty_states(tmp_path: Path) -> None:
     remedy = remedies.remedy_table(root=tmp_path)
     assert remedy.empty and "not been run yet" in remedies.remedy_reading(remedy)
     assert diagnosis.COMMAND in remedies.remedy_display(remedy).iloc[0, 0]
+
+
+def test_the_page_inputs_are_well_formed_without_any_result(tmp_path):
+    """The book builds against a results folder holding only the quickstart: every reader's empty state keeps its
+    columns (the page filters on them)."""
+    from cu_book import diagnosis, remedies, trough
+
+    curves = diagnosis.stop_curves("cifar-converged", "diagnosis_sample", root=tmp_path)
+    summary = diagnosis.stop_summary(curves)
+    assert summary.empty and {"stop_pass", "stop_steps", "drop_at_stop"} <= set(summary.columns)
+    assert summary.dropna(subset=["stop_pass"]).empty
+    assert trough.lambda_reading(summary) == "No curves yet."
+    assert remedies.class_sweep_reading(remedies.class_sweep_table("ablations", root=tmp_path)).startswith("No")
