@@ -26,7 +26,9 @@ def copy_run(root: Path, profile: str, change: dict[str, dict[str, float]] | Non
         metrics["acc"].update((change or {}).get(sub, {}))
         metrics["config"]["train"]["epochs"] = report.main_epochs(profile)  # the profile's own training length
         (dest / "runs" / sub / "metrics.json").write_text(json.dumps(metrics))
-    shutil.copy(SOURCE / "metrics.json", dest / "metrics.json")
+    summary = json.loads((SOURCE / "metrics.json").read_text())
+    summary["runs"] = ["contrastive", "original", "retrain"]  # the sub-runs copied (the others would be named)
+    (dest / "metrics.json").write_text(json.dumps(summary))
 
 
 @pytest.fixture
