@@ -1,9 +1,12 @@
 """CU's stopping rule: the diagnosis mode (`trace`) and the two remedies (`repair_steps`, `heldout_guard`) on digits.
 
-The sample task (100 random forget samples) with lr 0.01 and λ_UL 10 puts the stop in an accuracy trough on
-digits: Eq. 9 fires at pass 2 with validation accuracy ≈ 0.65 (0.99 before unlearning; it recovers to ≈ 0.87
-by pass 15 if the run goes on). That is the measured CIFAR-10 problem (λ_UL 3, lr 1e-3, a 13-16 point trough)
-made quick on digits; the paper's defaults stop on digits at pass 11 with validation accuracy ≈ 0.98.
+The sample task (100 random forget samples) with lr 0.01 and λ_UL 10 drives digits into an accuracy trough: the
+validation accuracy (0.99 before unlearning) falls to 0.1–0.4 within a few passes and climbs back to ≈ 0.8 by
+pass 12–15. That is the measured CIFAR-10 problem (λ_UL 3, lr 1e-3, a 13–16 point trough) made quick on digits.
+The dynamics are chaotic: where exactly Eq. 9 first fires differs between CPUs (pass 1 at 0.95 on one machine,
+pass 1 at 0.76 or pass 2 at 0.65 on others), so the tests read the traced curve of *this* machine (`curve`) and
+check the stop, the guard and the repair against it instead of hard-coding a pass. The paper's defaults stop on
+digits at pass ≈ 11 with validation accuracy ≈ 0.98.
 """
 import math
 
@@ -48,6 +51,17 @@ def trough(sample_setup):
     return _run(prep, model, **TROUGH)
 
 
+@pytest.fixture(scope="module")
+def curve(sample_setup):
+    """The same run traced for 15 passes: this machine's held-out curve and where Eq. 9 fires (the oracle)."""
+    prep, model = sample_setup
+    return _run(prep, model, trace=True, max_passes=15, **TROUGH)
+
+
+def _first(rows, key="condition_met"):
+    return next((row["pass"] for row in rows if row["pass"] >= 1 and row[key]), None)
+
+
 # ---------------------------------------------------------------- trace (diagnosis)
 def test_trace_rows_match_the_stopped_run_and_start_at_pass_zero(sample_setup):
     prep, model = sample_setup
@@ -68,14 +82,15 @@ def test_trace_rows_match_the_stopped_run_and_start_at_pass_zero(sample_setup):
     assert traced.steps == traced.passes[-1]["steps"] > stopped.steps
 
 
-def test_trace_with_fixed_rule_evaluates_the_heldout_set_as_val_would(sample_setup):
+def test_trace_with_fixed_rule_evaluates_the_heldout_set_as_val_would(sample_setup, trough, curve):
     prep, model = sample_setup
     fixed = _run(prep, model, trace=True, stop_rule="fixed", max_passes=3, **TROUGH)
     val = _run(prep, model, trace=True, stop_rule="val", max_passes=3, **TROUGH)
     assert fixed.stop_reason == "traced" and fixed.epochs == 3
+    assert _first(curve.passes) == trough.epochs  # the untraced val run stops where the curve first fires
     assert all(row["heldout_acc"] is not None for row in fixed.passes)  # both lines of the curve
     assert fixed.passes == val.passes and fixed.history == val.history
-    assert [row["condition_met"] for row in fixed.passes[1:]][:2] == [False, True]  # val would stop at pass 2
+    assert fixed.passes == curve.passes[:4]  # the prefix of the 15-pass curve
     empty = Part(prep.train, np.array([], dtype=np.int64))
     with pytest.raises(ConfigError) as err:
         _run(prep, model, heldout=empty, trace=True, stop_rule="fixed", max_passes=1)
@@ -83,51 +98,63 @@ def test_trace_with_fixed_rule_evaluates_the_heldout_set_as_val_would(sample_set
 
 
 # ---------------------------------------------------------------- remedy A: repair steps
-def test_repair_steps_climb_out_of_the_trough_without_relearning_the_forget_set(sample_setup, trough):
+def test_repair_steps_follow_the_stop_without_changing_the_unlearning_run(sample_setup, trough):
     prep, model = sample_setup
     repaired = _run(prep, model, repair_steps=10, **TROUGH)
+    k = trough.epochs
     # the same unlearning run up to the stop, then 10 retain-only steps
-    assert trough.stop_reason == repaired.stop_reason == "condition" and trough.epochs == 2
-    assert repaired.passes == trough.passes
+    assert trough.stop_reason == repaired.stop_reason == "condition"
+    assert repaired.passes == trough.passes and repaired.epochs == k
     assert repaired.steps == trough.steps + 10 and len(repaired.history) == repaired.steps
     assert repaired.samples == trough.samples + 10 * 128
     repair_rows = [row for row in repaired.history if row["phase"] == "repair"]
     assert len(repair_rows) == 10 and repaired.history[-10:] == repair_rows
-    assert all(row["pass"] == 2 and math.isfinite(row["loss_ce"]) for row in repair_rows)
+    assert all(row["pass"] == k and math.isfinite(row["loss_ce"]) for row in repair_rows)
     assert [row["step"] for row in repaired.history] == list(range(1, repaired.steps + 1))
     assert {row["phase"] for row in repaired.history[:-10]} == {"unlearn"}
     assert "phase" not in trough.history[0]  # without repair history.csv is the paper's
     header, *lines = rows_csv(repaired.history).splitlines()
     assert header == "pass,step,phase,loss,loss_ul,loss_ce" and lines[-1].split(",")[4] == ""  # no L_UL term
 
-    before = _val_acc(prep, model)
-    stopped_val, repaired_val = _val_acc(prep, trough.model), _val_acc(prep, repaired.model)
-    assert stopped_val < before - 0.2  # in the trough (≈ 0.65 vs 0.99)
-    assert repaired_val > stopped_val + 0.2  # climbed out (≈ 0.97)
+
+def test_repair_steps_climb_out_of_the_trough_without_relearning_the_forget_set(sample_setup, curve):
+    prep, model = sample_setup
+    before = curve.passes[0]["heldout_acc"]
+    deep = min(curve.passes[1:7], key=lambda row: row["heldout_acc"])  # the trough's floor in passes 1-6
+    assert deep["heldout_acc"] < before - 0.3  # a trough (measured 0.10-0.17 vs 0.99)
+    stopped = _run(prep, model, stop_rule="fixed", max_passes=deep["pass"], **TROUGH)
+    repaired = _run(prep, model, stop_rule="fixed", max_passes=deep["pass"], repair_steps=20, **TROUGH)
+    stopped_val, repaired_val = _val_acc(prep, stopped.model), _val_acc(prep, repaired.model)
+    assert stopped_val == pytest.approx(deep["heldout_acc"])  # the fixed run ends in the trough
+    assert repaired_val > stopped_val + 0.3  # climbed out (measured 0.17 -> 0.85 in 20 steps; 10 give 0.34)
     forget = prep.split.forget
-    assert accuracy(repaired.model, prep.train, forget) < accuracy(model, prep.train, forget)  # ≈ 0.94 < 1.0
+    assert accuracy(repaired.model, prep.train, forget) < accuracy(model, prep.train, forget)
 
 
 # ---------------------------------------------------------------- remedy B: held-out guard
-def test_heldout_guard_stops_no_earlier_and_respects_the_floor(sample_setup, trough):
+def test_heldout_guard_holds_back_the_stops_below_its_floor(sample_setup, curve):
+    """The guard's stop is the first pass of the curve where Eq. 9 fires *and* held-out accuracy is at least the
+    floor; the floor is put halfway between the start and where Eq. 9 first fired, so that stop is held back."""
     prep, model = sample_setup
-    guard = 0.2
+    before = curve.passes[0]["heldout_acc"]
+    first = _first(curve.passes)
+    assert first is not None and curve.passes[first]["heldout_acc"] < before  # Eq. 9 fires below the start
+    guard = (before - curve.passes[first]["heldout_acc"]) / 2
+    floor = before - guard
     guarded = _run(prep, model, heldout_guard=guard, max_passes=15, **TROUGH)
-    floor = _val_acc(prep, model) - guard
-    assert guarded.epochs >= trough.epochs
-    last = guarded.passes[-1]
-    assert guarded.stop_reason in ("condition", "max_passes")
-    if guarded.stop_reason == "condition":
-        assert last["heldout_acc"] >= floor and last["paper_condition"] and last["condition_met"]
-    assert all(row["heldout_floor"] == pytest.approx(floor) for row in guarded.passes)
-    assert all(row["condition_met"] == (row["paper_condition"] and row["heldout_acc"] >= floor)
-               for row in guarded.passes)
+    expected = next((row["pass"] for row in curve.passes[1:] if row["condition_met"]
+                     and row["heldout_acc"] >= floor), None)
+    if expected is None:
+        assert guarded.stop_reason == "max_passes" and guarded.epochs == 15
+    else:
+        assert guarded.stop_reason == "condition" and guarded.epochs == expected
+    assert guarded.epochs > first  # stops no earlier than the paper, and not where the paper stopped
+    for row, traced in zip(guarded.passes, curve.passes[1:], strict=False):
+        assert row["heldout_acc"] == traced["heldout_acc"] and row["paper_condition"] == traced["condition_met"]
+        assert row["heldout_floor"] == pytest.approx(floor)
+        assert row["condition_met"] == (row["paper_condition"] and row["heldout_acc"] >= floor)
+    assert guarded.passes[first - 1]["paper_condition"] and not guarded.passes[first - 1]["condition_met"]
     assert not any(row["condition_met"] for row in guarded.passes[:-1])
-    # the paper's rule fired at pass 2 (in the trough) and was held back there
-    assert guarded.passes[1]["paper_condition"] and not guarded.passes[1]["condition_met"]
-    assert [r["heldout_acc"] for r in guarded.passes[:2]] == [r["heldout_acc"] for r in trough.passes]
-    # measured: stop at pass 12 with validation accuracy ≈ 0.80 (floor ≈ 0.79) instead of pass 2 at ≈ 0.65
-    assert guarded.stop_reason == "condition" and last["heldout_acc"] > trough.passes[-1]["heldout_acc"]
     assert guarded.seconds["eval"] > 0
 
 
