@@ -1,82 +1,34 @@
 """`python -m cu_core`: the command line.
 
-Flags are generated from the config dataclasses (`cu_core.config`, `cu_core.unlearn`), so their defaults and
-help texts have one source. Shared flags: `--seed` seeds the split, the training and the unlearning unless
-`--split-seed`, `--train-seed` or `--unlearn-seed` is given; `--progress/--no-progress` and `--amp/--no-amp`
-apply to every stage. In `unlearn`, the unprefixed hyperparameters (`--lr`, `--batch-size`, ...) are the
-unlearning method's and the original model's recipe takes a `--train-` prefix.
+Flags are generated from the config dataclasses (`cu_core.config`, `cu_core.unlearn`; see `cu_core.cli_args`), so
+their defaults and help texts have one source. `unlearn` starts the method's settings from its dataset's preset
+(`cu_core.unlearn.presets`: digits → "digits", cifar10 → "cifar-cpu"; `--preset NAME|none` picks another or none)
+and explicit method flags override it; the preset applied is printed to stderr and in the summary. Shared flags:
+`--seed` seeds the split, the training and the unlearning unless `--split-seed`, `--train-seed` or `--unlearn-seed`
+is given; `--progress/--no-progress` and `--amp/--no-amp` apply to every stage. In `unlearn`, the unprefixed
+hyperparameters (`--lr`, `--batch-size`, ...) are the unlearning method's and the original model's recipe takes a
+`--train-` prefix.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig, ModelConfig, RunConfig, SplitConfig, TrainConfig
+from .cli_args import (SHARED, _flags, _join_negative_values, _method_of, _sections, _subparser, _unknown_message,
+                       add_config_arguments, add_preset_argument, method_preset, preset_line)
+from .config import RunConfig, SplitConfig
 from .errors import ConfigError, DataError
 from .unlearn import METHODS
 
-SHARED = ("seed", "progress", "amp")  # one flag sets the field in every section that has it
-RUN_SECTIONS = {"data": DataConfig, "split": SplitConfig, "model": ModelConfig, "train": TrainConfig}
-
-
-def _flags(command: str, method: str = "contrastive") -> dict[tuple[str, str], str]:
-    """(section, field) → flag name for one subcommand."""
-    sections = _sections(command, method)
-    names = {}
-    for section, kind in sections.items():
-        for f in dataclasses.fields(kind):
-            flag = f.name.replace("_", "-")
-            if f.name in SHARED:
-                flag = f"{section}-{flag}"
-            elif (section, f.name) == ("model", "name"):
-                flag = "model"
-            elif f.name == "no_positive":
-                flag = "no-positive-policy"  # not a --no-X negation
-            elif command == "unlearn" and section == "train" and f.name != "device":
-                flag = f"train-{flag}"
-            names[(section, f.name)] = flag
-    return names
-
-
-def _sections(command: str, method: str = "contrastive") -> dict[str, type]:
-    """Config sections of a subcommand; `unlearn` adds the chosen method's config (Retrain has none of its own:
-    it uses the original model's recipe, the --train-* flags)."""
-    if command != "unlearn" or method == "retrain":
-        return dict(RUN_SECTIONS)
-    return dict(RUN_SECTIONS, unlearn=METHODS[method].config)
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, command: str, method: str = "contrastive") -> None:
-    """One flag per config field, grouped by section; defaults and help from the dataclasses."""
-    parser.add_argument("--seed", type=int, default=None, help="seeds every stage (default: 0)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="tqdm progress bars (default: True)")
-    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                        help="bf16 autocast on CUDA (default: True)")
-    flags = _flags(command, method)
-    for section, kind in _sections(command, method).items():
-        group = parser.add_argument_group(f"{section} options")
-        for f in dataclasses.fields(kind):
-            if f.name in ("progress", "amp"):
-                continue  # only the shared flag
-            flag, dest = flags[(section, f.name)], f"{section}__{f.name}"
-            help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
-            if isinstance(f.default, bool):
-                group.add_argument(f"--{flag}", dest=dest, action=argparse.BooleanOptionalAction, default=None,
-                                   help=help_text)
-            else:
-                group.add_argument(f"--{flag}", dest=dest, type=type(f.default) if f.default is not None else str,
-                                   default=None, metavar=flag.upper().replace("-", "_"), help=help_text)
-
 
 def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, Any]:
-    """Validated configs (run, method or None) from parsed flags (unset flags keep the dataclass defaults)."""
+    """Validated configs (run, method or None) from parsed flags: unset flags keep the dataclass defaults, except
+    the method's, which start from the preset (`method_preset`: the dataset's table unless `--preset` is given)."""
     sections = _sections(args.command, getattr(args, "method", "contrastive"))
     values: dict[str, dict[str, Any]] = {section: {} for section in sections}
     for key, value in vars(args).items():
@@ -91,6 +43,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[RunConfig, Any]:
             if name in {f.name for f in dataclasses.fields(kind)}:
                 values[section].setdefault(name, shared)
     unlearn = values.pop("unlearn", None)
+    if unlearn is not None:
+        unlearn = {**method_preset(args)["settings"], **unlearn}  # type: ignore[index]
     return RunConfig.from_dict(values), (sections["unlearn"](**unlearn) if unlearn is not None else None)
 
 
@@ -118,6 +72,7 @@ def build_parser(method: str = "contrastive") -> argparse.ArgumentParser:
     unlearn.add_argument("--cache-dir", default=None, help="checkpoint/decoded-data cache")
     unlearn.add_argument("--ulira-shadows", type=int, default=0, metavar="N",
                          help="add the U-LiRA-style shadow attack with N shadow models (even, >= 8; 0 = off)")
+    add_preset_argument(unlearn)
     add_config_arguments(unlearn, "unlearn", method)
     quick = sub.add_parser("quickstart", help="the default experiment: original and retrained model on digits",
                            description="Train the default original and retrained models and write "
@@ -126,73 +81,6 @@ def build_parser(method: str = "contrastive") -> argparse.ArgumentParser:
     quick.add_argument("--cache-dir", default=None)
     add_config_arguments(quick, "quickstart")
     return parser
-
-
-def _method_of(argv: Sequence[str]) -> str:
-    """The --method value (so the parser can offer that method's flags); unknown names are left to argparse."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--method", default="contrastive")
-    name = pre.parse_known_args(argv)[0].method
-    return name if name in METHODS else "contrastive"
-
-
-def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action.choices[command]
-    return parser
-
-
-def _unknown_message(unknown: list[str], argv: list[str], sub: argparse.ArgumentParser, command: str,
-                     method: str) -> str:
-    """Name the unrecognised flags and what is allowed: the closest flags, the methods that take a flag of
-    another method, how to negate a switch (switches take no value)."""
-    import difflib
-
-    options = {opt: action for action in sub._actions for opt in action.option_strings}
-    help_hint = f"`python -m cu_core {command}{f' --method {method}' if command == 'unlearn' else ''} --help` " \
-                "lists the allowed flags"
-    first = unknown[0]
-    if not first.startswith("-"):  # a stray value, e.g. after a switch: --augment yes
-        before = argv[argv.index(first) - 1] if first in argv and argv.index(first) > 0 else None
-        action = options.get(before)
-        if isinstance(action, argparse.BooleanOptionalAction):
-            name = action.option_strings[0]
-            return (f"argument {name}: a switch takes no value (got {first!r}): use {name} or "
-                    f"{action.option_strings[1]}")
-        return f"unrecognized arguments: {' '.join(unknown)} (a value without a flag); {help_hint}"
-    flag = first.split("=", 1)[0]
-    hints = []
-    close = difflib.get_close_matches(flag, list(options), n=3, cutoff=0.75)
-    close += [o for o in options if o.lower() == flag.lower() and o not in close]
-    if close:
-        hints.append("did you mean " + " or ".join(close) + "?")
-    if command == "unlearn":
-        owners = [m for m in sorted(METHODS)
-                  if m != method and flag in {f"--{f}" for f in _flags("unlearn", m).values()}]
-        if owners:
-            hints.append(f"{flag} is a flag of method {', '.join(owners)}, not of {method!r}")
-    return f"unrecognized arguments: {' '.join(unknown)}" + (f" ({'; '.join(hints)})" if hints else "") + \
-        f"; {help_hint}"
-
-
-# A negative number as a flag's value: argparse takes "-1e-3", "-.5e2" or "-inf" for a flag (it knows only "-1" and
-# "-0.5"), so `--lr -1e-3` would fail with "expected one argument" instead of naming the bad value.
-_NEGATIVE_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|-(inf|infinity|nan)", re.IGNORECASE)
-
-
-def _join_negative_values(argv: list[str], sub: argparse.ArgumentParser) -> list[str]:
-    """`--flag -1e-3` → `--flag=-1e-3` for the flags of `sub` that take a value, so that argparse hands the
-    value on to the config's own check (which names the parameter, the value and the allowed range)."""
-    takes_value = {opt for action in sub._actions if action.option_strings and action.nargs != 0
-                   for opt in action.option_strings}
-    out: list[str] = []
-    for token in argv:
-        if out and out[-1] in takes_value and _NEGATIVE_NUMBER.fullmatch(token):
-            out[-1] = f"{out[-1]}={token}"
-        else:
-            out.append(token)
-    return out
 
 
 # Split settings that one task ignores: given explicitly for the other task they are refused, not dropped.
@@ -252,11 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics = pipeline.run_training(cfg, retrain=args.retrain, out_dir=args.out, cache_dir=args.cache_dir)
             summary = {"out": args.out, "acc": metrics["acc"], "seconds": metrics["seconds"]}
         elif args.command == "unlearn":
+            preset = method_preset(args)
+            print(preset_line(preset, args.method), file=sys.stderr)  # type: ignore[arg-type]
             metrics = pipeline.run_unlearning(cfg, ucfg, method=args.method, out_dir=args.out,
                                               cache_dir=args.cache_dir, ulira_shadows=args.ulira_shadows)
             summary = {"out": args.out, "acc": metrics["acc"], "epochs": metrics["epochs"], "steps": metrics["steps"],
                        "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"], "mia": metrics["mia"],
-                       "gap": metrics["gap"], "probe": metrics["probe"], "ulira": metrics.get("ulira")}
+                       "gap": metrics["gap"], "probe": metrics["probe"], "ulira": metrics.get("ulira"),
+                       "preset": preset}
         else:
             summary = {kind: m["acc"] for kind, m in pipeline.quickstart(args.results_dir, args.cache_dir, cfg).items()}
         print(json.dumps(summary, indent=2))

@@ -1,51 +1,7 @@
-"""Method settings per dataset: one place for the overrides of the public defaults that the tests, the
-benchmarks and the experiment profiles share.
-
-The public defaults are tuned for CIFAR-scale runs (a forget set of 500 to 5,000 images, batch 64 to 256).
-On digits (a class-task forget set of 130 images) several are too weak (one or two optimiser steps) or too
-strong; the comment beside each override gives what the default does there. Methods absent from a
-dataset's table run with their defaults.
-"""
+"""Method settings per dataset: moved to `cu_core.unlearn.presets` (the method layer, so the command line uses
+them too); re-exported here for the notebooks, benchmarks and book pages that import them from the driver."""
 from __future__ import annotations
 
-from typing import Any
+from ..unlearn.presets import DATASET_PRESETS, PRESETS, default_preset, method_settings, preset_for
 
-from ..errors import check_choice
-from ..unlearn import METHODS
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "defaults": {},
-    "digits": {
-        "neggrad": dict(lr=0.01),  # default lr 1e-4 = 5 tiny steps: forget_test only 1.00 -> 0.92
-        "neggrad_plus": dict(epochs=5),  # the default 10 epochs also unlearn (forget_test 0.32); 5 for speed
-        "random_label": dict(batch_size=64, epochs=5),  # default (batch 256): forget_test 0.87
-        "salun": dict(batch_size=64, epochs=5),  # default (batch 256): forget_test 0.78
-        # SCRUB's MIA-notebook lr 5e-4 gives 18 max-steps and leaves class 5 at ≈ 100 %
-        "scrub": dict(lr=1e-2, forget_batch_size=16),
-        "bad_teacher": dict(lr=1e-3, batch_size=64),  # default: 2 Adam steps of batch 256 barely move the model
-        "fisher": dict(estimator="batch", alpha=1e-7),  # per-sample is exact but 10x slower; α 1e-6 collapses
-        # The code's (ε, δ) noise scales as 1/n²: at n ≈ 1,300 ε = 0.1 gives σ ≈ 9 and wipes the model;
-        # ε = 100 gives σ ≈ 0.009, what ε = 0.1 gives at CIFAR's n = 45,000. 200 perturbations for speed.
-        "lcodec": dict(epsilon=100.0, n_perturbations=200),
-        # UNSIR's defaults (Adam 0.02 / 0.01, one repair epoch) collapse the model here (retain_test 0.18)
-        "unsir": dict(impair_lr=2e-3, repair_lr=1e-3, repair_epochs=3),
-    },
-    "cifar-cpu": {
-        # Retrain here is 5 epochs (the paper's code: 100+). The public defaults give fine-tuning-style methods
-        # 10 epochs over the retain set, 2x the cost of retraining: one epoch (20 % of Retrain's budget, as
-        # SalUn's 10-of-182 epochs is 5 %) keeps them the cheap alternatives they are meant to be.
-        "finetune": dict(epochs=1), "l1_sparse": dict(epochs=1, no_l1_epochs=0),
-        "neggrad_plus": dict(epochs=1), "random_label": dict(epochs=1), "salun": dict(epochs=1),
-        "scrub": dict(epochs=1, msteps=1, lr_decay_epochs=(5, 8, 9)),
-        # LCODEC's 1,000 perturbations per 32 deletions cost hours for a 4,500-image class on 2 cores
-        "lcodec": dict(n_perturbations=200, max_selected=10),
-        "fisher": dict(estimator="batch"),
-    },
-}
-
-
-def method_settings(method: str, preset: str = "defaults") -> dict[str, Any]:
-    """The overrides of `method`'s defaults under `preset` (a copy; empty when the defaults are kept)."""
-    check_choice("preset", preset, PRESETS)
-    check_choice("method", method, METHODS)
-    return dict(PRESETS[preset].get(method, {}))
+__all__ = ["DATASET_PRESETS", "PRESETS", "default_preset", "method_settings", "preset_for"]

@@ -1,0 +1,154 @@
+"""`python -m cu_core unlearn` starts each method from its dataset's preset (`cu_core.unlearn.presets`, the table
+the experiment profiles use), so a first run from the command line with the defaults unlearns as the profiles'
+runs do; `--preset NAME|none` picks another table or none, explicit flags beat the table, a bad name exits 2.
+
+(a) Every registered method from the command line with its defaults on the digits class task (class 5), one
+original shared through the session's checkpoint cache (`digits_runs`): the method config is the profiles' one,
+the other classes keep their test accuracy and the forget class's falls. Measured on this project's CPU (2 cores,
+one thread; forget-class / other-class test accuracy, original 1.000 / 0.985): contrastive 0.03 / 0.99, retrain
+0.00 / 0.99, neggrad 0.00 / 0.99, random_label 0.35 / 0.95, salun 0.00 / 0.95, scrub 0.00 / 0.98, bad_teacher
+0.00 / 0.98, ssd 0.00 / 0.99, boundary_shrink 0.22 / 0.98, boundary_expanding 0.24 / 0.98, unsir 0.00 / 0.99;
+partly: fisher 0.43 / 0.99 (the quick profile's seed-0 run: 0.60), neggrad_plus 0.65 / 0.98 (profile: 0.57);
+not at all: finetune, l1_sparse and lcodec 1.00 / 0.99 (the digits table has no setting that makes them forget;
+their tests are strict xfails, so that a table that fixes them fails here until the expectation is updated).
+Before the CLI used the presets (now `--preset none`): neggrad, random_label, salun, scrub, bad_teacher (and
+finetune, l1_sparse) left class 5 at 0.92-1.00; Fisher left the other classes at 0.34 and UNSIR at 0.11.
+(b) `--preset none` / `digits` / the dataset default / an explicit flag / a bad name, mostly at the config level.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from cu_core.cli import build_parser, configs_from_args, main
+from cu_core.results import read_metrics
+from cu_core.unlearn import METHODS, method_config
+from cu_core.unlearn.presets import PRESETS, method_settings, preset_for
+
+#: Other classes' test accuracy after unlearning: the lowest measured is 0.947 (random_label, salun).
+OTHER_CLASSES_MIN = 0.85
+#: Forget-class test accuracy / the original's (1.00 on digits): the methods that forget reach <= 0.35.
+FORGET_RATIO_MAX = 0.5
+#: Methods the digits table makes forget only partly: a looser bound, from the spread of their measurements
+#: (Fisher's noise: 0.43 here, 0.60 in the quick profile; NegGrad+ at the table's 5 epochs: 0.65 / 0.57).
+PARTIAL = {"fisher": 0.8, "neggrad_plus": 0.8}
+#: Methods the digits table does not make forget (forget-class test accuracy stays 1.00, as in the profiles).
+NOT_FORGETTING = {
+    "finetune": "retain-only fine-tuning (10 epochs, lr 0.01) leaves class 5 at 1.00; no digits setting yet",
+    "l1_sparse": "fine-tuning with the l1 term (gamma 5e-5) leaves class 5 at 1.00; no digits setting yet",
+    "lcodec": "the digits table's epsilon 100 (chosen not to wipe the model) leaves class 5 at 1.00",
+}
+
+
+def _argv(method: str, out, cache, *flags: str) -> list[str]:
+    return ["unlearn", "--method", method, "--dataset", "digits", "--task", "class", "--out", str(out),
+            "--cache-dir", str(cache), "--no-progress", *flags]
+
+
+@pytest.fixture(scope="module")
+def cli_run(digits_runs, tmp_path_factory):
+    """method → metrics of `python -m cu_core unlearn --method M --dataset digits --task class` (in process, each
+    method once per module, from the session's cached original)."""
+    out, cache, done = tmp_path_factory.mktemp("cli_presets"), digits_runs["root"] / "cache", {}
+
+    def run(method: str) -> dict:
+        if method not in done:
+            assert main(_argv(method, out / method, cache)) == 0
+            done[method] = read_metrics(out / method)
+        return done[method]
+    return run
+
+
+def _parse(method: str, *flags: str):
+    args = build_parser(method).parse_args(["unlearn", "--method", method, "--out", "x", *flags])
+    return configs_from_args(args)[1]
+
+
+def _as_json(config) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_from_the_cli_defaults_keeps_the_other_classes_and_uses_the_profiles_config(method, cli_run):
+    metrics = cli_run(method)
+    assert metrics["method"] == method
+    if method != "retrain":  # the config a profile with `preset: digits` builds (seed 0, no progress bars)
+        profile = method_config(method, seed=0, progress=False, **method_settings(method, "digits"))
+        assert metrics["unlearn_config"] == _as_json(profile)
+    assert metrics["acc"]["retain_test"] >= OTHER_CLASSES_MIN, metrics["acc"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", [
+    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=NOT_FORGETTING[m])) if m in NOT_FORGETTING else m
+    for m in METHODS])
+def test_every_method_from_the_cli_defaults_forgets_the_digits_class(method, cli_run):
+    metrics = cli_run(method)
+    original = metrics["acc_original"]["forget_test"]
+    assert original >= 0.9  # the original knows class 5
+    bound = PARTIAL.get(method, FORGET_RATIO_MAX)
+    assert metrics["acc"]["forget_test"] < bound * original, (metrics["acc"], metrics["unlearn_config"])
+
+
+def test_preset_none_gives_the_public_defaults():
+    for method in METHODS:
+        if method != "retrain":
+            assert _parse(method, "--preset", "none") == method_config(method), method
+            assert _parse(method, "--preset", "defaults") == method_config(method), method
+
+
+def test_the_dataset_picks_its_table_and_preset_names_one():
+    for method in METHODS:
+        if method == "retrain":
+            continue
+        digits = method_config(method, **method_settings(method, "digits"))
+        assert _parse(method) == digits == _parse(method, "--preset", "digits"), method
+        cifar = method_config(method, **method_settings(method, "cifar-cpu"))
+        assert _parse(method, "--dataset", "cifar10") == cifar, method
+        assert _parse(method, "--preset", "cifar-cpu") == cifar, method
+        assert _parse(method, "--dataset", "svhn") == method_config(method), method
+    assert preset_for("digits", "scrub") == PRESETS["digits"]["scrub"] == {"lr": 1e-2, "forget_batch_size": 16}
+    assert preset_for("digits", "scrub", "none") == {} and preset_for("digits", "retrain") == {}
+
+
+def test_an_explicit_flag_beats_the_preset():
+    scrub = _parse("scrub", "--lr", "0.05")
+    assert scrub.lr == 0.05 and scrub.forget_batch_size == 16  # the flag's value; the table's other settings
+    assert _parse("scrub", "--preset", "none", "--forget-batch-size", "8").forget_batch_size == 8
+    assert _parse("neggrad", "--seed", "3").seed == 3 and _parse("neggrad", "--seed", "3").lr == 0.01
+
+
+@pytest.mark.slow
+def test_the_run_reports_the_preset_and_the_overrides(digits_runs, tmp_path, capsys):
+    """NegGrad (1 s): the table's lr 0.01 forgets class 5, the public 1e-4 (`--preset none`) does not (0.92)."""
+    cache = digits_runs["root"] / "cache"
+    assert main(_argv("neggrad", tmp_path / "none", cache, "--preset", "none")) == 0
+    out, err = capsys.readouterr()
+    assert "preset 'defaults' (chosen by --preset" in err and json.loads(out)["preset"]["name"] == "defaults"
+    assert read_metrics(tmp_path / "none")["unlearn_config"]["lr"] == method_config("neggrad").lr == 1e-4
+    assert main(_argv("neggrad", tmp_path / "flag", cache, "--epochs", "3")) == 0
+    out, err = capsys.readouterr()
+    assert "preset 'digits' (chosen by dataset digits" in err and "lr=0.01" in err
+    summary = json.loads(out)["preset"]
+    assert summary["settings"] == {"lr": 0.01} and summary["overridden"] == {}
+    config = read_metrics(tmp_path / "flag")["unlearn_config"]
+    assert config["lr"] == 0.01 and config["epochs"] == 3
+    assert main(_argv("neggrad", tmp_path / "lr", cache, "--lr", "0.02")) == 0
+    out, err = capsys.readouterr()
+    assert "overridden by flags: lr=0.02 (preset 0.01)" in err
+    assert json.loads(out)["preset"]["overridden"] == {"lr": [0.01, 0.02]}
+    assert read_metrics(tmp_path / "lr")["unlearn_config"]["lr"] == 0.02
+
+
+@pytest.mark.parametrize("method", ["scrub", "retrain"])
+def test_a_bad_preset_exits_2_naming_preset_before_any_work(method, tmp_path, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert main(_argv(method, out, cache, "--preset", "digitz")) == 2
+    err = capsys.readouterr().err
+    assert "--preset='digitz'" in err and "did you mean 'digits'" in err
+    for name in ("'defaults'", "'digits'", "'cifar-cpu'", "'none'"):
+        assert name in err
+    assert "Traceback" not in err and not out.exists() and not (cache / "checkpoints").exists()
