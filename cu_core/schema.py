@@ -69,12 +69,24 @@ No number anywhere in a payload may be NaN or ±Infinity (Python's `json` reads 
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError
+from .schema_checks import (
+    MISSING,  # noqa: F401  (kept importable from cu_core.schema)
+    SchemaError,
+    _dict,
+    _finite_everywhere,
+    _fraction,
+    _is_int,
+    _is_number,  # noqa: F401  (kept importable from cu_core.schema)
+    _Missing,  # noqa: F401  (kept importable from cu_core.schema)
+    _non_negative,
+    _rates,
+    _require,
+    _string,
+)
 
 KINDS = ("original", "retrain", "unlearn")  # and "experiment": the summary of one executed template
 EXPERIMENT_KEYS = ("experiment", "template", "profile", "run_id", "parameters", "runs", "seconds", "versions",
@@ -87,84 +99,6 @@ UNLEARN_KEYS = ("method", "acc_original", "steps", "samples")
 ACC_KEYS = ("forget_train", "retain_train", "val", "test")
 CLASS_ACC_KEYS = ("forget_test", "retain_test")
 SECONDS_KEYS = {"original": ("train", "eval"), "retrain": ("train", "eval"), "unlearn": ("unlearn", "eval")}
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-MISSING = _Missing()
-
-
-class SchemaError(ConfigError):
-    """A metrics.json payload breaks the schema; `.path` is the dotted key path (e.g. "acc.test")."""
-
-    def __init__(self, path: str, value: object, allowed: str) -> None:
-        self.path = path
-        super().__init__(f"metrics.{path}" if path else "metrics", value, allowed)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _require(payload: Mapping[str, Any], key: str, prefix: str = "") -> Any:
-    if key not in payload:
-        raise SchemaError(prefix + key, MISSING, "a required key")
-    return payload[key]
-
-
-def _dict(value: Any, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SchemaError(path, value, "a JSON object")
-    return value
-
-
-def _fraction(value: Any, path: str, *, nullable: bool = True) -> None:
-    if value is None and nullable:
-        return
-    if not _is_number(value) or not 0.0 <= value <= 1.0:
-        raise SchemaError(path, value, "a number in [0, 1]" + (" or null" if nullable else ""))
-
-
-def _non_negative(value: Any, path: str, *, integer: bool = False, nullable: bool = False,
-                  high: float | None = None) -> None:
-    if value is None and nullable:
-        return
-    ok = _is_int(value) if integer else _is_number(value)
-    if not ok or value < 0 or (high is not None and value > high):
-        what = "an integer >= 0" if integer else ("a finite number >= 0" if high is None else
-                                                    f"a number in [0, {high:g}]")
-        raise SchemaError(path, value, what + (" or null" if nullable else ""))
-
-
-def _finite_everywhere(value: Any, path: str = "") -> None:
-    """No NaN or ±Infinity at any depth (nested objects and lists included)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise SchemaError(path, value, "a finite number: NaN and Infinity are never a result (null marks a value "
-                          "that does not exist)")
-    if isinstance(value, Mapping):
-        for key, v in value.items():
-            _finite_everywhere(v, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _finite_everywhere(v, f"{path}[{i}]")
-
-
-def _rates(value: Any, path: str) -> None:
-    """{str: rate in [0, 1] or null}: attack results and probe accuracies."""
-    for key, v in _dict(value, path).items():
-        _fraction(v, f"{path}.{key}")
-
-
-def _string(value: Any, path: str, *, nullable: bool = False) -> None:
-    if not (isinstance(value, str) or (nullable and value is None)):
-        raise SchemaError(path, value, "a string" + (" or null" if nullable else ""))
 
 
 def _accuracies(value: Any, path: str, task: str) -> None:

@@ -32,6 +32,7 @@ from . import paths
 from .data import Part
 from .errors import ConfigError, check_int
 from .metrics import model_outputs
+from .references import Prepared, train_reference_on
 from .results import atomic_save_npz
 
 #: unlearn_fn(model, forget Part, retain Part) -> unlearned model (the caller's model must stay untouched)
@@ -61,15 +62,13 @@ def shadow_halves(pool: np.ndarray, n_shadow: int, seed: int) -> list[np.ndarray
     return halves
 
 
-def shadow_scores(prep, n_shadow: int, unlearn_fn: UnlearnFn, method_key: str, *, seed: int = 0,
+def shadow_scores(prep: Prepared, n_shadow: int, unlearn_fn: UnlearnFn, method_key: str, *, seed: int = 0,
                   cache_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """φ of every forget example under every unlearned shadow, and which shadows trained on it.
 
     Returns scores (n_shadow, n_forget) float64 and trained (n_shadow, n_forget) bool.
-    `prep` is a `cu_core.pipeline.Prepared`; `method_key` names the method and its configuration (cache key).
+    `prep` is a `cu_core.references.Prepared`; `method_key` names the method and its configuration (cache key).
     """
-    from .pipeline import train_reference_on  # local import: pipeline imports this module's users
-
     split = prep.split
     halves = shadow_halves(split.train, n_shadow, seed)
     key = hashlib.sha256(json.dumps({"method": method_key, "split": split.sha256, "n": n_shadow, "seed": seed,

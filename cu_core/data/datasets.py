@@ -18,6 +18,7 @@ SVHN. torchvision's `SVHN` (the `train` and `test` splits; `extra` is not used),
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -97,12 +98,9 @@ def load_dataset(name: str, split: str, data_dir: str | Path | None = None, *, s
     check_choice("split", split, SPLITS)
     check_choice("source", source, SOURCES)
     check_choice("digits_size", digits_size, DIGITS_SIZES)
-    root = paths.data_dir(data_dir)
-    if name == "digits":
-        return _digits(split, digits_size)
-    if name == "cifar10":
-        return _cifar10(split, root, source, download, paths.cache_dir(cache_dir), archive_sha256)
-    return _svhn(split, root, download)
+    loader = _LOADERS[name]
+    return loader(split, paths.data_dir(data_dir), source=source, download=download, digits_size=digits_size,
+                  cache=paths.cache_dir(cache_dir), archive_sha256=archive_sha256)
 
 
 @lru_cache(maxsize=1)
@@ -163,6 +161,17 @@ def _svhn(split: str, root: Path, download: bool) -> ArrayDataset:
                         f"download {split}_32x32.mat ({err}).") from None
     return ArrayDataset(np.ascontiguousarray(ds.data, dtype=np.uint8), np.asarray(ds.labels, dtype=np.int64),
                         tuple(str(i) for i in range(10)), "svhn", "SVHN", split, "torchvision")
+
+
+# One loader per dataset of `DATASETS`: loader(split, data root, **the options of `load_dataset`).
+_LOADERS: dict[str, Callable[..., ArrayDataset]] = {
+    "digits": lambda split, root, *, digits_size, **_: _digits(split, digits_size),
+    "cifar10": lambda split, root, *, source, download, cache, archive_sha256, **_: _cifar10(
+        split, root, source, download, cache, archive_sha256),
+    "svhn": lambda split, root, *, download, **_: _svhn(split, root, download),
+}
+if set(_LOADERS) != set(DATASETS):  # a dataset added to one table only fails at import, not at its first use
+    raise ImportError(f"cu_core.data.datasets: DATASETS {sorted(DATASETS)} and _LOADERS {sorted(_LOADERS)} differ")
 
 
 def normalization_stats(train: ArrayDataset, variant: str = "dataset") -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -25,23 +25,22 @@ refused at once, as one `InputFileError` (a `ConfigError`) that lists every prob
 """
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
 import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
 from ..errors import ConfigError, InputFileError, check_choice
-from ..paths import project_root
+from .templates import (TEMPLATE_DIR, Parameter, declared_parameters,  # noqa: F401  (read as grid.<name>)
+                        template_parameters, templates)
+from .validate_profiles import profile_problems
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-TEMPLATE_DIR = project_root() / "notebooks"
 
 
 @dataclass(frozen=True)
@@ -69,11 +68,6 @@ class Profile:
 
 def profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
-
-
-def templates() -> list[str]:
-    """The template notebooks' file names."""
-    return sorted(p.name for p in TEMPLATE_DIR.glob("*.ipynb"))
 
 
 def profile_path(name_or_path: str | Path) -> Path:
@@ -126,9 +120,7 @@ def read_yaml(path: str | Path) -> Any:
 
 def load_profile(name_or_path: str) -> Profile:
     """A profile by name (`profiles()`) or by path to a YAML file, checked against the profile schema
-    (`cu_core.experiments.validate.profile_problems`): any problem is an `InputFileError` listing them all."""
-    from .validate import profile_problems
-
+    (`cu_core.experiments.validate_profiles.profile_problems`): any problem is an `InputFileError` listing them all."""
     path = profile_path(name_or_path)
     raw = read_yaml(path)
     problems = profile_problems(raw)
@@ -136,53 +128,6 @@ def load_profile(name_or_path: str) -> Profile:
         raise InputFileError(f"profile {path}", problems)
     return Profile(raw["name"], raw.get("description", ""), list(raw["seeds"]), dict(raw.get("defaults") or {}),
                    dict(raw["experiments"]))
-
-
-class Parameter(NamedTuple):
-    """A template parameter: its name, declared type ("str", "int", "float", "bool"), default and comment."""
-
-    name: str
-    type: str
-    default: Any
-    help: str
-
-
-@functools.lru_cache(maxsize=64)
-def _declared(path: str, mtime_ns: int) -> dict[str, Parameter]:
-    nb = json.loads(Path(path).read_text())
-    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        raise ConfigError("template", Path(path).name, "a notebook with exactly one cell tagged 'parameters'")
-    source = "".join(cells[0]["source"])
-    lines = source.splitlines()
-    out = {}
-    for node in ast.parse(source).body:
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(node.annotation, ast.Name) and isinstance(node.value, ast.Constant)):
-            raise ConfigError("template", Path(path).name, "a parameters cell of flat typed literals "
-                              "(`name: type = value  # comment`)")
-        line = lines[node.lineno - 1]
-        out[node.target.id] = Parameter(node.target.id, node.annotation.id, node.value.value,
-                                        line.split("#", 1)[1].strip() if "#" in line else "")
-    return out
-
-
-def declared_parameters(template: str) -> dict[str, Parameter]:
-    """The parameters a template declares, in order (read from its `parameters` cell, as papermill reads it)."""
-    path = TEMPLATE_DIR / template
-    if not path.is_file():
-        raise ConfigError("template", template, "expected one of " + ", ".join(templates()))
-    return dict(_declared(str(path), path.stat().st_mtime_ns))
-
-
-def template_parameters(template: str) -> dict[str, Any]:
-    """The parameters a template declares (papermill's inspection of its `parameters` cell)."""
-    import papermill
-
-    path = TEMPLATE_DIR / template
-    if not path.is_file():
-        raise ConfigError("template", template, ", ".join(sorted(p.name for p in TEMPLATE_DIR.glob("*.ipynb"))))
-    return papermill.inspect_notebook(str(path))
 
 
 def run_id(params: dict[str, Any], readable: list[str]) -> str:

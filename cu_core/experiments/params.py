@@ -10,75 +10,20 @@ and `python -m cu_core.experiments validate` calls it with every run's parameter
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ..config import RunConfig
 from ..errors import ConfigError, check_choice, check_int, did_you_mean
-from ..unlearn import METHODS, method_config
-from .presets import PRESETS, method_settings
+from ..unlearn import METHODS
+from ..unlearn.presets import PRESETS
+from .knobs import ablation_plan, parse_variants, with_knob
+from .overrides import (RUN_PARAMETERS, _CONFIG_TO_PARAMETER, parse_overrides,  # noqa: F401  (read as params.<name>)
+                        run_config, unlearn_config)
 
-#: Template parameters → run_config's keyword arguments (the same names).
-RUN_PARAMETERS = ("dataset", "data_source", "model", "head", "train_epochs", "train_select", "train_bf16", "task",
-                  "forget_class", "num_forget", "forget_selection", "seed", "device")
-#: The config field a `run_config` error names → the template parameter that set it.
-_CONFIG_TO_PARAMETER = {"source": "data_source", "epochs": "train_epochs", "select": "train_select",
-                        "cpu_bf16": "train_bf16", "name": "model"}
 #: Every parameter a template may declare (`check_parameters` refuses others, naming the closest).
 TEMPLATE_PARAMETERS = (*RUN_PARAMETERS, "preset", "out_dir", "method", "method_overrides", "methods", "variants",
                        "ulira_shadows", "knob", "values", "base_overrides", "forget_sizes", "max_points")
-
-
-def run_config(*, dataset: str = "digits", data_source: str = "auto", model: str = "cnn4", head: str = "supcon",
-               train_epochs: int = 30, task: str = "class", forget_class: int = 5, num_forget: int = 100,
-               forget_selection: str = "random", seed: int = 0, device: str = "auto", train_select: str = "best_val",
-               train_bf16: bool = False, progress: bool = False) -> RunConfig:
-    """The run's `RunConfig`: one seed for the split and the training of the original and Retrain.
-
-    `train_select` and `train_bf16` are `TrainConfig.select` and `TrainConfig.cpu_bf16`."""
-    return RunConfig.from_dict({
-        "data": {"dataset": dataset, "source": data_source},
-        "model": {"name": model, "head": head},
-        "split": {"task": task, "forget_class": forget_class, "num_forget": num_forget,
-                  "forget_selection": forget_selection, "seed": seed},
-        "train": {"epochs": train_epochs, "seed": seed, "device": device, "select": train_select,
-                  "cpu_bf16": train_bf16, "progress": progress},
-    })
-
-
-def parse_overrides(text: str, parameter: str = "method_overrides") -> dict[str, Any]:
-    """A JSON object of config overrides, e.g. '{"lr": 0.01}'; '' means none."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise ConfigError(parameter, text, f"a JSON object such as '{{\"lr\": 0.01}}' ({err})") from None
-    if not isinstance(value, dict):
-        raise ConfigError(parameter, text, "a JSON object such as '{\"lr\": 0.01}'")
-    return value
-
-
-def unlearn_config(method: str, *, preset: str = "defaults", overrides: dict[str, Any] | str = "",
-                   seed: int = 0, progress: bool = False) -> Any:
-    """`method`'s config: its public defaults, then the `preset`'s settings, then `overrides` (validated).
-
-    Retrain has no config of its own (the original's recipe): returns None, and overrides are refused."""
-    extra = parse_overrides(overrides) if isinstance(overrides, str) else dict(overrides)
-    if method == "retrain":
-        if extra:
-            raise ConfigError("method_overrides", extra, "none for retrain: it uses the original model's recipe "
-                              "(set train_epochs instead)")
-        return None
-    settings = {**method_settings(method, preset), **extra}
-    fields = METHODS[method].config.__dataclass_fields__
-    unknown = sorted(set(settings) - set(fields))
-    if unknown:
-        raise ConfigError("method_overrides", unknown, f"fields of {METHODS[method].config.__name__}"
-                          f"{did_you_mean(unknown[0], fields)}: " + ", ".join(fields))
-    base = {k: v for k, v in (("seed", seed), ("progress", progress)) if k in fields}
-    return method_config(method, **{**base, **settings})
 
 
 @contextmanager
@@ -124,8 +69,6 @@ def method_names(methods: str, task: str) -> list[str]:
 
 def forget_sizes(text: str, cfg: RunConfig) -> list[int]:
     """'50,100' → [50, 100]: forget-set sizes of the sample task, each a valid `num_forget` for `cfg`'s data."""
-    from .runs import with_knob
-
     sizes = []
     for item in (v.strip() for v in _text("forget_sizes", text).split(",")):
         try:
@@ -183,8 +126,6 @@ def check_parameters(**values: Any) -> RunConfig:
         with _about("methods"):
             method_names(values["methods"], task)
     if "variants" in values:
-        from .runs import parse_variants
-
         with _about("variants"):
             for name, (method, _) in parse_variants(_text("variants", values["variants"]), preset=preset,
                                                     seed=seed).items():
@@ -193,8 +134,6 @@ def check_parameters(**values: Any) -> RunConfig:
         with _about("ulira_shadows"):
             check_shadows(values["ulira_shadows"])
     if "knob" in values:
-        from .ablations import ablation_plan
-
         with _about("knob", "values", "base_overrides"):
             ablation_plan(cfg, _text("knob", values["knob"]), _text("values", values.get("values", "")),
                           preset=preset, base_overrides=_text("base_overrides", values.get("base_overrides", "")))

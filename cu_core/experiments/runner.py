@@ -6,7 +6,7 @@ executed notebook (with `mystnb.execution_mode: off`, so the book shows it witho
 `config.json`, a summary `metrics.json` (kind "experiment") and `history.csv` (one row per sub-run), and
 renames the folder into place. A run whose folder holds a valid `metrics.json` is skipped. The staging folder's
 `attempts.json` times every attempt at the run, so the summary's `seconds.wall` of a resumed run counts the work
-of the attempts that were interrupted too (`cu_core.run_times` reads it).
+of the attempts that were interrupted too (`cu_book.run_times` reads it).
 
 Several drivers may work on one results folder at once (e.g. one per core, or one per GPU): a run is claimed by
 holding a kernel `flock` lock on `<experiment>/.<run_id>.lock` (`cu_core.locks.try_hold`, through the `filelock`

@@ -7,7 +7,6 @@ results folder (`metrics.json` in the schema of `cu_core.schema`, `history.csv`,
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,10 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..pipeline import run_training, run_unlearning
-from ..errors import ConfigError, check_name
+from ..errors import check_name
 from ..results import read_metrics
-from ..unlearn import METHODS
-from .params import parse_overrides, unlearn_config
-
-# Ablation knobs: the field of ContrastiveConfig, or of the RunConfig section, each one changes.
-RUN_KNOBS = {"num_forget": ("split", "num_forget"), "head": ("model", "head"), "model": ("model", "name"),
-             "forget_selection": ("split", "forget_selection")}
-
+from .knobs import RUN_KNOBS, parse_variants, with_knob  # noqa: F401  (read as runs.<name>)
+from .overrides import unlearn_config
 
 def run_dir(out_dir: str | Path, name: str) -> Path:
     """The folder of sub-run `name` (a safe name: no path separator, no '..') of an experiment folder."""
@@ -44,29 +38,6 @@ def unlearning(out_dir: str | Path, name: str, cfg: RunConfig, method: str, *, p
     path = run_dir(out_dir, name)
     return read_metrics(path / "metrics.json") or run_unlearning(cfg, mcfg, method=method, out_dir=path,
                                                                  ulira_shadows=ulira_shadows)
-
-
-def parse_variants(text: str, *, preset: str = "defaults", seed: int = 0) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Extra sub-runs of a template: a JSON object `{"name": {"method": M, field: value, ...}}` → {name: (M,
-    overrides)}, every config built once here so that a bad name, method or field fails before any training."""
-    variants: dict[str, tuple[str, dict[str, Any]]] = {}
-    for name, spec in parse_overrides(text, "variants").items():
-        if not (isinstance(name, str) and name.replace("_", "").isalnum()):
-            raise ConfigError("variants", name, "sub-run names of letters, digits and underscores")
-        if name in METHODS or name == "original":
-            raise ConfigError("variants", name, "a name that is not a method's own sub-run")
-        if not isinstance(spec, dict) or spec.get("method") not in METHODS:
-            raise ConfigError(f"variants.{name}", spec, "an object with a 'method' among " + ", ".join(METHODS))
-        overrides = {k: v for k, v in spec.items() if k != "method"}
-        unlearn_config(spec["method"], preset=preset, overrides=overrides, seed=seed)
-        variants[name] = (spec["method"], overrides)
-    return variants
-
-
-def with_knob(cfg: RunConfig, knob: str, value: Any) -> RunConfig:
-    """`cfg` with one RunConfig knob (`RUN_KNOBS`) changed."""
-    section, field = RUN_KNOBS[knob]
-    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{field: value})})
 
 
 def table(out_dir: str | Path) -> pd.DataFrame:

@@ -15,36 +15,29 @@ task="sample": the recipes need one forgotten class (BS/BE: mirror issue #1; UNS
   −CE(f(N), c) + λ·mean_i‖N_i‖² on a frozen copy (Adam); the whole batch is kept, labelled c (the notebooks
   kept 3 images and labelled all noise class 0, §4); impair = CE over noise ∪ retain subset, then repair =
   CE over the retain subset (Adam each, reset per phase). Passes: one row after each impair/repair epoch.
+
+The three share their bookkeeping (`_Run`, in `class_baseline.py`); UNSIR's config and code are in `unsir.py`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_bool, check_float, check_int
-from ..runtime import autocast, seed_everything
+from ..errors import ConfigError, check_bool, check_float
+from ..runtime import autocast
 from .base import UnlearnResult
-from .common import (
-    Clock,
-    check_common,
-    cross_entropy,
-    epoch_record,
-    private_copy,
-    sgd,
-    step,
-)
+from .class_baseline import Steps, _Run
+from .common import check_common, cross_entropy, sgd
 from .teacher_methods import frozen
+from .unsir import UnsirConfig, impair_repair
 
 BN_HELP = ("BatchNorm in train mode, re-estimating its statistics on forget-only batches (mirror code); "
            "False: eval-mode BatchNorm, so only the gradient acts")
-Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields)
 
 
 @dataclass(frozen=True)
@@ -87,75 +80,6 @@ class BoundaryExpandingConfig:
     to_dict = BoundaryShrinkConfig.to_dict
 
 
-@dataclass(frozen=True)
-class UnsirConfig:
-    noise_steps: int = setting(40, "Adam steps on the noise (Fast-Machine-Unlearning: 5 epochs × 8 steps)")
-    noise_batch: int = setting(256, "noise images per forgotten class (both UNSIR notebooks: 256)")
-    noise_lr: float = setting(0.1, "Adam lr for the noise (notebooks: 0.1)")
-    noise_lambda: float = setting(0.1, "λ of −CE(f(N), c) + λ·mean‖N‖² (notebooks: 0.1)")
-    retain_per_class: int = setting(1000, "retain subset: at most this many per class, seeded random "
-                                          "(Fast-Machine-Unlearning: 1000; bad-teaching: 500)")
-    impair_lr: float = setting(0.02, "Adam lr of the impair epoch (Fast-Machine-Unlearning: 0.02)")
-    repair_lr: float = setting(0.01, "Adam lr of the repair epoch (Fast-Machine-Unlearning: 0.01)")
-    impair_epochs: int = setting(1, "impair epochs over noise ∪ retain subset (notebooks: 1)")
-    repair_epochs: int = setting(1, "repair epochs over the retain subset (notebooks: 1)")
-    batch_size: int = setting(256, "batch size (notebooks: 256)")
-    seed: int = setting(0, "noise initialisation, subset and batch order")
-    amp: bool = setting(True, "bf16 autocast on CUDA")
-    progress: bool = setting(True, "tqdm progress bar over epochs")
-
-    def __post_init__(self) -> None:
-        check_common(self)
-        for name in ("noise_batch", "retain_per_class", "impair_epochs"):
-            check_int(name, getattr(self, name), 1)
-        for name in ("noise_steps", "repair_epochs"):
-            check_int(name, getattr(self, name), 0)
-        for name in ("noise_lr", "impair_lr", "repair_lr"):
-            check_float(name, getattr(self, name), 0.0, low_open=True)
-        check_float("noise_lambda", self.noise_lambda, 0.0)
-
-    to_dict = BoundaryShrinkConfig.to_dict
-
-
-class _Run:
-    """Shared bookkeeping: a private copy, the clock, per-step history and per-epoch forget accuracy."""
-
-    def __init__(self, name: str, model: nn.Module, forget: Part, retain: Part, cfg: Any, task: str) -> None:
-        if task != "class":
-            raise ConfigError("task", task, f"'class' ({name} forgets whole classes)")
-        for part_name, part in (("forget", forget), ("retain", retain)):
-            if len(part) == 0:
-                raise ConfigError(part_name, 0, f"a non-empty {part_name} set")
-        self.name, self.forget, self.cfg = name, forget, cfg
-        self.generator = seed_everything(cfg.seed)
-        self.original, self.model = model, private_copy(model, forget.data.device)
-        self.clock, self.history, self.passes, self.steps, self.samples = Clock(), [], [], 0, 0
-
-    def fit(self, optimizer: torch.optim.Optimizer, epochs: int, epoch_steps: Callable[[int], Steps],
-            phase: str = "") -> None:
-        for epoch in tqdm(range(1, epochs + 1), desc=f"{self.name} {phase}".strip(), unit="epoch",
-                          disable=not self.cfg.progress):
-            with self.clock("unlearn"):
-                self.model.train()
-                if not getattr(self.cfg, "bn_stats", True):
-                    for m in self.model.modules():
-                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                            m.eval()
-                for n, loss, extra in epoch_steps(epoch):
-                    value = step(self.model, optimizer, loss, f"{self.name} {phase} epoch {epoch} step {self.steps + 1}")
-                    self.steps, self.samples = self.steps + 1, self.samples + n
-                    self.history.append({"pass": len(self.passes) + 1, "step": self.steps, "loss": value,
-                                         **({"phase": phase} if phase else {}), **extra})
-            with self.clock("eval"):
-                self.passes.append(epoch_record(self.model, self.forget, len(self.passes) + 1, self.steps,
-                                                self.cfg.amp))
-
-    def result(self) -> UnlearnResult:
-        self.model.eval()
-        return UnlearnResult(self.model, self.history, self.passes, "fixed_passes", self.steps, self.clock.seconds,
-                             self.samples)
-
-
 def fgsm_labels(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float, amp: bool) -> torch.Tensor:
     """Boundary Shrink's nearest wrong class: `teacher`'s argmax on x + bound·sign(∇ₓCE), one FGSM step."""
     x_adv = x.detach().clone().requires_grad_(True)
@@ -165,8 +89,8 @@ def fgsm_labels(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: flo
         return teacher(x + bound * grad.sign())[0].argmax(1)
 
 
-def boundary_shrink(model, forget: Part, retain: Part, val: Part, config: BoundaryShrinkConfig, *, task: str,
-                    num_classes: int) -> UnlearnResult:
+def boundary_shrink(model: nn.Module, forget: Part, retain: Part, val: Part, config: BoundaryShrinkConfig, *,
+                    task: str, num_classes: int) -> UnlearnResult:
     """BS (§2.8): CE on (clean forget x, the original model's label for its FGSM neighbour)."""
     run, cfg = _Run("boundary_shrink", model, forget, retain, config, task), config
     teacher = frozen(model).to(forget.data.device)
@@ -205,8 +129,8 @@ def resized_linear(layer: nn.Linear, out_features: int) -> nn.Linear:
     return new
 
 
-def boundary_expanding(model, forget: Part, retain: Part, val: Part, config: BoundaryExpandingConfig, *,
-                       task: str, num_classes: int) -> UnlearnResult:
+def boundary_expanding(model: nn.Module, forget: Part, retain: Part, val: Part,
+                       config: BoundaryExpandingConfig, *, task: str, num_classes: int) -> UnlearnResult:
     """BE (§2.9): widen to C+1 outputs, CE(forget, shadow class), prune back to the first C rows."""
     run, cfg = _Run("boundary_expanding", model, forget, retain, config, task), config
     parent, attr, layer = classifier_slot(run.model)
@@ -234,10 +158,9 @@ def boundary_expanding(model, forget: Part, retain: Part, val: Part, config: Bou
     return run.result()
 
 
-def unsir(model, forget: Part, retain: Part, val: Part, config: UnsirConfig, *, task: str,
+def unsir(model: nn.Module, forget: Part, retain: Part, val: Part, config: UnsirConfig, *, task: str,
           num_classes: int) -> UnlearnResult:
     """UNSIR (§2.11): error-maximising noise per forgotten class, impair, repair (code in unsir.py)."""
-    from .unsir import impair_repair  # imported here: unsir.py builds on this module
     return impair_repair(model, forget, retain, val, config, task=task, num_classes=num_classes)
 
 

@@ -41,6 +41,12 @@ class Method:
 
 METHODS: dict[str, Method] = {}
 
+# The names the paper's tables and Figure 2 give the methods (its reference column "Retrain (ref)" is Retrain).
+PAPER_NAMES = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive": "contrastive",
+               "Boundary Shrink": "boundary_shrink", "Boundary Expansion": "boundary_expanding",
+               "SCRUB": "scrub", "UNSIR": "unsir", "Finetune": "finetune", "Neggrad": "neggrad",
+               "Fisher": "fisher", "LCODEC": "lcodec"}
+
 
 def register(method: Method) -> Method:
     if method.name in METHODS:
