@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cu_core import report  # noqa: E402
+from cu_book import report  # noqa: E402
 from cu_core.config import RunConfig  # noqa: E402
 from cu_core.experiments.presets import PRESETS, method_settings  # noqa: E402
 from cu_core.pipeline import run_unlearning  # noqa: E402

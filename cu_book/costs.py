@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cu_core import report
+from cu_book import report
 from cu_core.experiments.grid import expand, load_profile, profiles as known_profiles
 from cu_core.paths import project_root, results_dir
 from cu_core.results import read_metrics

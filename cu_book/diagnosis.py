@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 from cu_core.results import read_metrics
 
 COMMAND = "python -m cu_core.experiments run --profile cifar-converged --only diagnosis_sample remedies --threads 1"
@@ -178,7 +178,7 @@ def curve_figure(curves: pd.DataFrame, x: str = "pass", losses: bool = False) ->
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from cu_core.report_studies import placeholder_figure
+    from cu_book.report_studies import placeholder_figure
 
     if curves.empty:
         return placeholder_figure(f"No CU pass curves yet. Run:\n{COMMAND.replace(' --only', chr(10) + '--only')}")

@@ -24,13 +24,13 @@ from typing import Any
 import pandas as pd
 
 from cu_core.data.datasets import DATASETS
-from cu_core.report import verdict
+from cu_book.report import verdict
 from cu_core.results import read_metrics
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 HOLDOUT = 0.2  # cu_core.attacks.paper_mia's held-out fraction of members and non-members
 NOT_TESTABLE = "not testable at this scale"
-# Attack columns (percent, as `cu_core.report.subruns` gives them) → how many forget-set predictions each rests on.
+# Attack columns (percent, as `cu_book.report.subruns` gives them) → how many forget-set predictions each rests on.
 ATTACK_COLUMNS = {"paper_forget_member_rate": "forget", "mia_efficacy": "forget", "loss_attack_accuracy": "loss_cv"}
 
 
@@ -88,7 +88,7 @@ class Power:
 
 
 def power_rows(runs: pd.DataFrame, tolerance: float = 0.0, columns: dict[str, str] | None = None) -> pd.DataFrame:
-    """The rule applied to every (profile, model, task, forget-set size) of `runs` (`cu_core.report.subruns`
+    """The rule applied to every (profile, model, task, forget-set size) of `runs` (`cu_book.report.subruns`
     rows, several seeds allowed): Retrain's paper-attack gap with its interval (signal) and, per attack column,
     the original's value minus Retrain's with its interval and whether it clears the tolerance `tolerance`
     (points). Columns: profile, model, task, num_forget, seeds, signal, signal_low, signal_high, signal_ok, then
@@ -180,7 +180,7 @@ def runs_power(runs: pd.DataFrame, column: str | None, tolerance: float, *, sign
 
 
 def powered_verdict(ok: bool | None, power: Power, *, refute: bool = False) -> str:
-    """`cu_core.report.verdict`, or "not testable at this scale" when the claim's test has no power. `refute`:
+    """`cu_book.report.verdict`, or "not testable at this scale" when the claim's test has no power. `refute`:
     a failure stands even so (for accuracy claims measured without noise of their own: a method farther from
     Retrain than the tolerance fails, whether or not doing nothing would pass)."""
     if power.testable or (refute and ok is False):
@@ -218,14 +218,3 @@ def power_table(scales: list[Any], tolerance: float = 5.0) -> pd.DataFrame:
     for column, label in LABELS.items():
         out[f"{label}: original − Retrain"] = [_interval(r, column) for _, r in rows.iterrows()]
     return out.set_index(["profile", "model", "task", "forget"])
-
-
-def profiles_power_table(profiles: list[str], tolerance: float = 5.0, root: Any = None) -> pd.DataFrame:
-    """`power_table` for every task of every profile in `profiles` that has the original's and Retrain's attack
-    results (digits and CIFAR-10 alike), for the attacks page."""
-    from cu_core import report
-
-    from .scales import Scale
-
-    found = [Scale(p, df) for p in profiles if not (df := report.canonical(report.subruns(p, root=root))).empty]
-    return power_table(found, tolerance)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 from cu_core.results import read_metrics
 
 from .power import difference_interval, outside_band, power_rows
@@ -40,7 +40,7 @@ POWER = {"signal": "signal", "signal_low": "signal_low", "signal_high": "signal_
 
 
 def regime_runs(root: str | Path | None = None) -> pd.DataFrame:
-    """The study's sub-runs (`cu_core.report.subruns` rows of `cifar-converged`): the `regime` grid and the main
+    """The study's sub-runs (`cu_book.report.subruns` rows of `cifar-converged`): the `regime` grid and the main
     seed-0 comparisons, class task and the 500-sample task only (other seeds and forget-set sizes left out)."""
     df = report.subruns(PROFILE, root=root)
     if df.empty:
@@ -143,6 +143,11 @@ def regime_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def regime_caption(runs: pd.DataFrame) -> str:
+    """Provenance of `regime_runs`, or that the study has no results yet."""
+    return report.provenance(runs, PROFILE if not runs.empty else None, "the regime study")
+
+
 def regime_status(table: pd.DataFrame) -> str:
     """Which training lengths have results, per task, in one sentence (or that none has)."""
     if table.empty:
@@ -159,7 +164,7 @@ def regime_figure(table: pd.DataFrame) -> Any:
     the command when `table` is empty."""
     import matplotlib.pyplot as plt
 
-    from cu_core.report_studies import placeholder_figure
+    from cu_book.report_studies import placeholder_figure
 
     if table.empty:
         return placeholder_figure(f"No {PROFILE} regime results yet. Run:\n" + COMMAND.replace(" --only", "\n--only"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 from cu_core.results import read_metrics
 
 from .diagnosis import COMMAND, read_passes, stop_pass
@@ -163,7 +163,7 @@ def remedy_table(profile: str = "cifar-converged", experiment: str = "remedies",
     """Per task and variant (`VARIANTS` order): mean and std over seeds (`<col>`, `<col>_std`, n) of
     `REMEDY_VALUES` (%, points, passes, seconds); the original's Avg. Gap is that of doing nothing
     (`original_gap`); `setting`: what the variant changes in CU's config. Empty when not run yet."""
-    from cu_core.report_studies.studies import original_gap
+    from cu_book.report_studies.studies import original_gap
 
     df = report.subruns(profile, experiment, root=root)
     if df.empty:

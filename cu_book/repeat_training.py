@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .paths import results_dir
-from .results import read_metrics, visible
+from cu_core.paths import results_dir
+from cu_core.results import read_metrics, visible
 
 COLUMNS = ["checkpoint", "kind", "seed", "trainings", "test_acc", "spread", "devices", "commits"]
 

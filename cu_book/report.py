@@ -8,15 +8,18 @@ No row is dropped silently: a sub-run whose `metrics.json` is missing or damaged
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .paths import results_dir
-from .results import scan_subruns, visible
+from cu_core.paths import results_dir
+from cu_core.results import scan_subruns, visible
+
+# the formatting and the paper's tables, read by the pages as `report.<name>` too
+from .formatting import as_finite, fmt, formatted, mean_std, natural_key  # noqa: F401
+from .paper_compare import (PAPER_METHODS, judge, nested, ours_long, paper_count, paper_table,  # noqa: F401
+                            side_by_side, verdict)
 
 NUMERIC = ["acc_forget_train", "acc_retain_train", "acc_val", "acc_test", "acc_forget_test", "acc_retain_test",
            "mia_efficacy", "paper_forget_member_rate", "paper_heldout_member_rate", "paper_attack_accuracy",
@@ -60,8 +63,8 @@ def subruns(profile: str, experiment: str | None = None, root: str | Path | None
     Hidden (".") staging folders are not results and are skipped."""
     import warnings
 
-    from .errors import ConfigError, DataError
-    from .experiments.runs import flatten
+    from cu_core.errors import ConfigError, DataError
+    from cu_core.experiments.runs import flatten
 
     if damaged not in DAMAGED:
         raise ConfigError("damaged", damaged, "one of " + ", ".join(repr(d) for d in DAMAGED))
@@ -111,49 +114,6 @@ def pick_profile(preferred: list[str], root: str | Path | None = None) -> str | 
     return found[0] if found else None
 
 
-def mean_std(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
-    """Mean, std (ddof 1; NaN for one seed) and count per group, as columns `<col>`, `<col>_std`, `n`."""
-    groups = df.groupby(by, dropna=False, sort=False)
-    mean = groups[columns].mean()
-    std = groups[columns].std(ddof=1).add_suffix("_std")
-    return pd.concat([mean, std, groups.size().rename("n")], axis=1).reset_index()
-
-
-def as_finite(value: Any) -> float | None:
-    """`value` as a finite float, or None (missing, NaN, inf, not a number, a bool)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if np.isfinite(number) else None
-
-
-def fmt(mean: Any, std: Any = None, digits: int = 1) -> str:
-    """'84.5 ± 1.2'; '84.5' when std is missing or NaN (one seed); '–' when the mean is missing or NaN."""
-    m, s = as_finite(mean), as_finite(std)
-    if m is None:
-        return "–"
-    return f"{m:.{digits}f}" if s is None else f"{m:.{digits}f} ± {s:.{digits}f}"
-
-
-def formatted(stats: pd.DataFrame, by: list[str], columns: list[str], digits: int = 1) -> pd.DataFrame:
-    """`mean_std` output as 'm ± s' strings, with the seed count."""
-    out = stats[by].copy()
-    for col in columns:
-        out[col] = [fmt(m, s, digits) for m, s in zip(stats[col], stats[f"{col}_std"])]
-    out["seeds"] = stats["n"]
-    return out
-
-
-# --------------------------------------------------------------------------- paper vs ours
-# The paper's column names (book/data/paper_tables.yaml) -> cu_core method names.
-PAPER_METHODS = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive": "contrastive",
-                 "Boundary Shrink": "boundary_shrink", "Boundary Expansion": "boundary_expanding",
-                 "SCRUB": "scrub", "UNSIR": "unsir", "Finetune": "finetune", "Neggrad": "neggrad",
-                 "Fisher": "fisher", "LCODEC": "lcodec"}
-
 # What each profile's results stand for, for the note on a page that shows them.
 # The reproduction pages show the first of these profiles that has results for them.
 PREFERRED_PROFILES = ["paper", "paper-gpu", "cifar-converged", "cifar-cpu", "quick", "smoke"]
@@ -175,24 +135,10 @@ NO_RESULTS = ("No profile has results for this page yet; the chapter's first pag
               "produce them.")
 
 
-def paper_table(tables: dict[str, Any], name: str) -> pd.DataFrame:
-    """One table of paper_tables.yaml in long form: model, eval (None for the time tables), column (the
-    paper's name), method (cu_core's), value."""
-    table = tables[name]
-    columns = table["columns"]
-    rows = []
-    for row in table["rows"]:
-        model, evaluated = row[0], (row[1] if len(row) == len(columns) + 2 else None)
-        for column, value in zip(columns, row[-len(columns):]):
-            rows.append({"model": model, "eval": evaluated, "column": column,
-                         "method": PAPER_METHODS.get(column, column), "value": float(value)})
-    return pd.DataFrame(rows)
-
-
 def main_epochs(profile: str) -> int | None:
     """The training length a profile's experiments use unless one says otherwise (its `defaults.train_epochs`),
     or None for a profile that is not a file of `cu_core/experiments/profiles/` (e.g. `paper-gpu`)."""
-    from .experiments.grid import PROFILE_DIR, load_profile
+    from cu_core.experiments.grid import PROFILE_DIR, load_profile
 
     if not (PROFILE_DIR / f"{profile}.yaml").is_file():
         return None
@@ -257,84 +203,3 @@ def provenance(df: pd.DataFrame, profile: str | None, what: str = "") -> str:
             f"Hardware: {_listing(df['hardware'].dropna())}. Seeds: {seeds}. Profile: {profile}.{epochs}")
 
 
-def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame | list[tuple[str, pd.DataFrame]], label: str = "Ours",
-                 digits: int = 2) -> pd.DataFrame:
-    """A display table: the paper's rows, then ours, indexed by source, model (and eval when given), with one
-    column per paper column. `paper` is `paper_table` output; `ours` has model, eval, column and text (preformatted
-    strings), or is a list of (label, such frame) for several sources. A paper column without our result reads
-    "not run"."""
-    columns = list(dict.fromkeys(paper["column"]))
-    index = ["model", "eval"] if paper["eval"].notna().any() else ["model"]
-    top = paper.assign(text=[f"{v:.{digits}f}" for v in paper["value"]])
-    frames = []
-    for source, part in [("Paper (v1)", top), *(ours if isinstance(ours, list) else [(label, ours)])]:
-        if part.empty:
-            continue
-        wide = part.pivot_table(index=index, columns="column", values="text", aggfunc="first", sort=False)
-        wide = wide.reindex(columns=columns).fillna("not run")
-        frames.append(pd.concat({source: wide}, names=["Source"]))
-    table = pd.concat(frames)
-    table.columns.name = None
-    table.index.names = ["Source"] + [{"model": "Model", "eval": "Eval"}[i] for i in index]
-    return table
-
-
-def verdict(ok: bool | None) -> str:
-    """'holds', 'does not hold', or 'not tested at this scale' (ok is None)."""
-    return "not tested at this scale" if ok is None else ("holds" if ok else "does not hold")
-
-
-def natural_key(name: str) -> tuple[str, int]:
-    """Sort key that puts resnet18 before resnet34 before resnet101."""
-    match = re.search(r"\d+", name)
-    return (name[:match.start()] if match else name, int(match.group()) if match else -1)
-
-
-def ours_long(df: pd.DataFrame, evals: dict[str | None, str], columns: list[str], digits: int = 1) -> pd.DataFrame:
-    """Our numbers in `paper_table`'s long form: model, eval, column, method, mean, std, n and text ('m ± s').
-    `evals` maps the paper's evaluated set (None for the time tables) to our column; `columns` are the paper's
-    column names (a method without results has no row)."""
-    wanted = {PAPER_METHODS[c]: c for c in columns}
-    rows = []
-    if df.empty:
-        return pd.DataFrame(columns=["model", "eval", "column", "method", "mean", "std", "n", "text"])
-    sub = df[df["method"].isin(wanted)]
-    stats = mean_std(sub, ["model", "method"], list(evals.values()))
-    stats = stats.sort_values("model", key=lambda s: s.map(natural_key), kind="stable")
-    for _, r in stats.iterrows():
-        for evaluated, col in evals.items():
-            if pd.isna(r[col]):
-                continue
-            rows.append({"model": r["model"], "eval": evaluated, "column": wanted[r["method"]],
-                         "method": r["method"], "mean": float(r[col]), "std": float(r[f"{col}_std"]),
-                         "n": int(r["n"]), "text": fmt(float(r[col]), float(r[f"{col}_std"]), digits)})
-    return pd.DataFrame(rows, columns=["model", "eval", "column", "method", "mean", "std", "n", "text"])
-
-
-def nested(long: pd.DataFrame, value: str) -> dict[str, dict[str, dict[Any, float]]]:
-    """`paper_table` / `ours_long` output as {model: {method: {eval: value}}}, the input of a claim's rule."""
-    out: dict[str, dict[str, dict[Any, float]]] = {}
-    for _, r in long.iterrows():
-        out.setdefault(r["model"], {}).setdefault(r["method"], {})[r["eval"]] = float(r[value])
-    return out
-
-
-def judge(rule: Any, values: dict[str, dict[str, dict[Any, float]]]) -> tuple[bool | None, str]:
-    """Apply `rule(methods) -> (ok or None, why)` to each model of `values`; the claim holds when it holds for
-    every model tested, is untested (None) when no model could be tested. `why` names the model when there are
-    several."""
-    results = {model: rule(methods) for model, methods in values.items()}
-    tested = {m: r for m, r in results.items() if r[0] is not None}
-    if not tested:
-        reasons = {r[1] for r in results.values()}
-        return None, "; ".join(sorted(reasons)) if reasons else "No profile has results for this table"
-    ok = all(r[0] for r in tested.values())
-    if len(results) == 1:
-        return ok, next(iter(results.values()))[1]
-    return ok, "; ".join(f"{m}: {r[1]}" for m, r in results.items())
-
-
-def paper_count(rule: Any, paper: pd.DataFrame) -> str:
-    """How many of the paper's models satisfy `rule` on the paper's own numbers, e.g. '4 of 4 models'."""
-    results = [rule(methods)[0] for methods in nested(paper, "value").values()]
-    return f"{sum(bool(r) for r in results)} of {len(results)} models"

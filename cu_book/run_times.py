@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from .paths import results_dir
-from .results import read_metrics, visible
+from cu_core.paths import results_dir
+from cu_core.results import read_metrics, visible
 
 COLUMNS = ["experiment", "run_id", "wall_s", "compute_s", "train_s", "sub_runs", "attempts", "device"]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 
-from .power import NOT_TESTABLE, Power, powered_verdict
+from .power import NOT_TESTABLE, Power, power_table, powered_verdict
 
 # CIFAR-10 scales, most faithful first; quick and smoke (digits) are shown only when none of these has results.
 CIFAR_SCALES = ["paper", "paper-gpu", "cifar-converged", "cifar-cpu"]
@@ -24,7 +24,7 @@ SHORT = {"paper": "paper profile", "paper-gpu": "GPU, time-boxed", "cifar-conver
 
 @dataclass(frozen=True)
 class Scale:
-    """One profile's rows for a page (`cu_core.report.canonical` sub-runs after the page's filter)."""
+    """One profile's rows for a page (`cu_book.report.canonical` sub-runs after the page's filter)."""
 
     profile: str
     runs: pd.DataFrame
@@ -118,3 +118,16 @@ def with_variants(subruns: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
         extra["method"] = extra["run"]
         extra = extra.drop_duplicates(["data", "model", "task", "num_forget", "method", "seed"])
     return pd.concat([base, extra], ignore_index=True)
+
+
+def profiles_power_table(profiles: list[str], tolerance: float = 5.0, root: Any = None) -> pd.DataFrame:
+    """`power_table` for every task of every profile in `profiles` that has the original's and Retrain's attack
+    results (digits and CIFAR-10 alike), for the attacks page."""
+    found = [Scale(p, df) for p in profiles if not (df := report.canonical(report.subruns(p, root=root))).empty]
+    return power_table(found, tolerance)
+
+
+def profiles_power_caption(profiles: list[str], root: Any = None) -> str:
+    """Provenance of the attack results of each profile in `profiles` that has any (the table's caption)."""
+    return " ".join(report.provenance(report.canonical(report.subruns(p, root=root)), p, "the attacks")
+                    for p in profiles if not report.subruns(p, root=root).empty)

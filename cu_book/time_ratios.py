@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 from cu_core.results import read_metrics
 
 TIME, IMAGES = "time ÷ Retrain (%)", "images ÷ Retrain (%)"
@@ -16,7 +16,7 @@ RATIOS = {TIME: "time_ratio", IMAGES: "images_ratio"}
 
 
 def with_ratios(d: pd.DataFrame) -> pd.DataFrame:
-    """`d` (`cu_core.report.subruns` rows) with time_ratio and images_ratio: each sub-run's seconds and processed
+    """`d` (`cu_book.report.subruns` rows) with time_ratio and images_ratio: each sub-run's seconds and processed
     examples as % of the same run's Retrain (Retrain itself: 100)."""
     d = d.copy()
     is_retrain = d["method"] == "retrain"
@@ -27,7 +27,7 @@ def with_ratios(d: pd.DataFrame) -> pd.DataFrame:
 
 def paper_ratios(tables: dict[str, Any], name: str) -> pd.DataFrame:
     """The paper's times in table `name` of `tables` (paper_tables.yaml) as % of its Retrain's time for the same
-    model, in `cu_core.report.paper_table`'s long form (eval: TIME)."""
+    model, in `cu_book.report.paper_table`'s long form (eval: TIME)."""
     p = report.paper_table(tables, name)
     retrain = p[p["method"] == "retrain"].set_index("model")["value"]
     return p.assign(value=100 * p["value"] / p["model"].map(retrain), eval=TIME)

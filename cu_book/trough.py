@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from cu_core import report
+from cu_book import report
 
 from .diagnosis import COMMAND, GUARD, PANEL, TROUGH, loss_terms, panel_name
 
@@ -36,7 +36,7 @@ def curves_status(curves: pd.DataFrame) -> str:
 def symptom(profile: str = "cifar-cpu", num_forget: int = 500, root: str | Path | None = None) -> dict[str, float]:
     """Table 4's failure in numbers, over seeds of `profile`'s sample task: CU's Avg. Gap, the untouched
     original's (`original_gap`), CU's passes, CU's and Retrain's test accuracy (means, stds, n); {} if not run."""
-    from cu_core.report_studies.studies import original_gap  # cu_core.report_studies imports matplotlib
+    from cu_book.report_studies.studies import original_gap  # cu_book.report_studies imports matplotlib
 
     df = report.canonical(report.subruns(profile, root=root))
     if df.empty:

@@ -82,7 +82,7 @@ def test_gpu_script_runs_on_the_cpu_at_toy_size(tmp_path):
         assert {p.parent.name for p in folder.glob("*/metrics.json")} == {"original", "retrain", "contrastive",
                                                                           "neggrad"}
     # ... which the book's reports read as the profile `paper-gpu`.
-    from cu_core import report
+    from cu_book import report
     rows = report.subruns("paper-gpu", root=out)
     assert set(rows["experiment"]) == {"cnn4_digits"} and len(rows) == 8
     assert report.pick_profile(report.PREFERRED_PROFILES, root=out) == "paper-gpu"

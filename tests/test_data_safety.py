@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cu_core import cli, report
+from cu_book import report
+from cu_core import cli
 from cu_core.errors import ConfigError, DataError
 from cu_core.paths import project_root
 from cu_core.pipeline import quickstart, run_training, run_unlearning

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cu_book import power
-from cu_core import report
+from cu_book import report
 
 
 def test_wilson_matches_the_textbook_interval():

@@ -1,4 +1,4 @@
-"""cu_core.repeat_training on a fake results tree built from committed metrics files (< 2 s)."""
+"""cu_book.repeat_training on a fake results tree built from committed metrics files (< 2 s)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cu_core.paths import project_root
-from cu_core.repeat_training import repeated_trainings
+from cu_book.repeat_training import repeated_trainings
 
 SOURCE = project_root() / "data" / "results" / "quick" / "compare_sample" / "seed-0_98c3ad97" / "runs"
 

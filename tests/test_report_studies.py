@@ -1,4 +1,4 @@
-"""cu_core.report_studies on a tiny fake results tree (no model is trained; < 5 s)."""
+"""cu_book.report_studies on a tiny fake results tree (no model is trained; < 5 s)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cu_core import report_studies as rs
+from cu_book import report_studies as rs
 from cu_core.schema import validate_metrics
 
 

@@ -1,4 +1,4 @@
-"""cu_core.run_times on a fake results tree built from committed metrics files with known seconds (< 2 s)."""
+"""cu_book.run_times on a fake results tree built from committed metrics files with known seconds (< 2 s)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cu_core.paths import project_root
-from cu_core.run_times import profile_time, run_times
+from cu_book.run_times import profile_time, run_times
 
 SOURCE = project_root() / "data" / "results" / "quick" / "compare_sample" / "seed-0_98c3ad97"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cu_book import power, scales
-from cu_core import report
+from cu_book import report
 
 SOURCE = Path(__file__).parents[1] / "data" / "results" / "cifar-cpu" / "compare_sample" / "seed-0_4fce9fb2"
 EVALS = {"D_ts": "acc_test", "D^u_tr": "acc_forget_train"}

@@ -1,6 +1,6 @@
 """Results of the studies beyond the paper, shaped for the book's chapters 4-6 (baselines, ablations, questions).
 
-Reads what `python -m cu_core.experiments` wrote (through `cu_core.report.subruns`), from any profile:
+Reads what `python -m cu_core.experiments` wrote (through `cu_book.report.subruns`), from any profile:
 
 * `ablation_<task>`: one run per (knob, seed), run ids `knob-<knob>_seed-<s>_<hash>`, sub-runs `<knob>-<value>`;
   `ablation_table` adds the knob, the value (its text, a sort order and a display label) and the original's and
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from ..report import provenance
 from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, markdown_table, note_table, delta_text, change_text, mean_text
-from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, coverage, best_value, ablation_summary
+from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, best_value
+from .ablation_overview import coverage, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline
 from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading, cu_cost_reading

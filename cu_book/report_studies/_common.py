@@ -51,7 +51,7 @@ def value_label(value: Any) -> str:
     return f"{number:g}" if number is not None else str(value)
 
 
-fmt_pm = fmt  # one formatter for mean ± std: cu_core.report.fmt
+fmt_pm = fmt  # one formatter for mean ± std: cu_book.report.fmt
 
 
 def markdown_table(df: pd.DataFrame) -> str:

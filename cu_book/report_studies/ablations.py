@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..report import mean_std, subruns
-from ._common import TASKS, _as_float, _read_json, _same_value, fmt_pm, run_parameters, split_subrun, value_label
+from ._common import TASKS, _as_float, _read_json, _same_value, run_parameters, split_subrun, value_label
 
 
 #: The four panels of an ablation figure per task: column → axis label.
@@ -29,8 +29,8 @@ _ABLATION_EXTRA = ["knob", "value", "label", "order", "run_dir"] + [
 def expected_cases(profile: str, experiment: str) -> list[tuple[str, list[str]]]:
     """The (knob, values) cases that `profile` declares for `experiment` (values as written in the YAML), or []
     when the profile or the experiment is unknown."""
-    from ..errors import ConfigError
-    from ..experiments.grid import load_profile
+    from cu_core.errors import ConfigError
+    from cu_core.experiments.grid import load_profile
 
     try:
         spec = load_profile(profile).experiments.get(experiment) or {}
@@ -100,11 +100,11 @@ def ablation_both(profile: str = "ablations", root: str | Path | None = None) ->
 def knob_default(knob: str, profile: str = "ablations", experiment: str = "ablation_sample") -> Any:
     """The value a knob (or any run setting) has when it is not varied: the experiment's parameter in the profile
     (e.g. num_forget), else the ContrastiveConfig / SplitConfig / ModelConfig default; None for an unknown name."""
-    from ..config import ModelConfig, SplitConfig
-    from ..errors import ConfigError
-    from ..experiments import runs
-    from ..experiments.grid import load_profile
-    from ..unlearn.contrastive import ContrastiveConfig
+    from cu_core.config import ModelConfig, SplitConfig
+    from cu_core.errors import ConfigError
+    from cu_core.experiments import runs
+    from cu_core.experiments.grid import load_profile
+    from cu_core.unlearn.contrastive import ContrastiveConfig
 
     try:
         prof = load_profile(profile)
@@ -197,28 +197,6 @@ def paired_delta(table: pd.DataFrame, knob: str, column: str, base: Any, other: 
             "n": float(len(diff)), "base": float(joined["base"].mean()), "other": float(joined["other"].mean())}
 
 
-def coverage(table: pd.DataFrame, profile: str, experiment: str) -> pd.DataFrame:
-    """Per knob declared by the profile (and any other knob found): the declared values, the values found, the
-    seeds found and whether it is complete. Columns knob, declared, found, seeds, missing (text)."""
-    declared = expected_cases(profile, experiment)
-    knobs = [k for k, _ in declared]
-    if not table.empty and "knob" in table:
-        knobs += [k for k in dict.fromkeys(table["knob"]) if k not in knobs]
-    rows = []
-    values_of = dict(declared)
-    for knob in knobs:
-        part = knob_rows(table, knob)
-        found = list(dict.fromkeys(part["label"])) if not part.empty else []
-        wanted = [value_label(v) for v in values_of.get(knob, [])]
-        missing = [v for v in wanted if not any(_same_value(v, f) for f in found)]
-        seeds = sorted({int(s) for s in part["seed"]}) if not part.empty else []
-        rows.append({"knob": knob, "declared": ", ".join(wanted), "found": ", ".join(found),
-                     "seeds": ", ".join(map(str, seeds)) or "none",
-                     "missing": "nothing" if not missing else ("every value" if len(missing) == len(wanted)
-                                                               else ", ".join(missing))})
-    return pd.DataFrame(rows, columns=["knob", "declared", "found", "seeds", "missing"])
-
-
 def best_value(table: pd.DataFrame, knob: str, column: str = "avg_gap") -> dict[str, Any]:
     """The value of `knob` with the lowest mean `column`: {"label", "mean", "std", "n"}; label None when empty."""
     stats = knob_stats(table, knob, [column]).dropna(subset=[column])
@@ -227,31 +205,3 @@ def best_value(table: pd.DataFrame, knob: str, column: str = "avg_gap") -> dict[
     row = stats.loc[stats[column].astype(float).idxmin()]
     return {"label": str(row["label"]), "mean": float(row[column]), "std": float(row[f"{column}_std"]),
             "n": int(row["n"])}
-
-
-def ablation_summary(table: pd.DataFrame, profile: str = "ablations") -> pd.DataFrame:
-    """One row per (knob, task) with results: the default value and its Avg. Gap, the value with the lowest
-    mean Avg. Gap and that gap (mean ± std over seeds), the range of mean passes, and the seeds found."""
-    cols = ["knob", "task", "default", "gap at default", "lowest-gap value", "lowest gap", "passes (range of means)",
-            "seeds"]
-    rows = []
-    if table.empty:
-        return pd.DataFrame(columns=cols)
-    declared = [k for task in TASKS for k, _ in expected_cases(profile, f"ablation_{task}")]
-    for knob in dict.fromkeys(declared + list(table["knob"])):
-        for task in TASKS:
-            part = table[table["task"] == task]
-            stats = knob_stats(part, knob, ["avg_gap", "epochs"])
-            if stats.empty:
-                continue
-            default = knob_default(knob, profile, f"ablation_{task}")
-            at = stats[[_same_value(v, default) for v in stats["value"]]]
-            best = best_value(part, knob)
-            passes = stats["epochs"].astype(float)
-            seeds = sorted({int(x) for x in knob_rows(part, knob)["seed"]})
-            rows.append({"knob": knob, "task": task, "default": value_label(default),
-                         "gap at default": fmt_pm(at["avg_gap"].iloc[0], at["avg_gap_std"].iloc[0]) if len(at) else "–",
-                         "lowest-gap value": best["label"] or "–", "lowest gap": fmt_pm(best["mean"], best["std"]),
-                         "passes (range of means)": f"{passes.min():.1f} – {passes.max():.1f}",
-                         "seeds": ", ".join(map(str, seeds))})
-    return pd.DataFrame(rows, columns=cols)

@@ -20,10 +20,10 @@ def check_command(command: str) -> dict[str, str]:
     """
     import papermill
 
-    from ..errors import ConfigError
-    from ..experiments.ablations import parse_values
-    from ..experiments.params import run_config, unlearn_config
-    from ..paths import project_root
+    from cu_core.errors import ConfigError
+    from cu_core.experiments.ablations import parse_values
+    from cu_core.experiments.params import run_config, unlearn_config
+    from cu_core.paths import project_root
 
     words = shlex.split(command)
     if len(words) < 3 or words[0] != "papermill":
@@ -61,7 +61,7 @@ def check_command(command: str) -> dict[str, str]:
         cfg = run_config(**{k: typed[k] for k in keys if k in typed})
         method = typed.get("method", "contrastive")
         if "knob" in typed:
-            from ..experiments import runs
+            from cu_core.experiments import runs
 
             base = typed.get("base_overrides", "")
             for value in parse_values(typed["knob"], typed["values"], cfg):

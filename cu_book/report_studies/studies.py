@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..paths import results_dir
+from cu_core.paths import results_dir
 from ..report import mean_std, subruns
 from ._common import _as_float, _read_json, fmt_pm, run_parameters, split_subrun
 
