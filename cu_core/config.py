@@ -16,35 +16,28 @@ from typing import Any
 from .data.cifar_archive import ARCHIVE_SHA256
 from .data.datasets import DATASETS, DIGITS_SIZES, NORMALIZATIONS, SOURCES
 from .data.splits import FORGET_SELECTIONS, TASKS
-from .errors import ConfigError, check_bool, check_choice, check_float, check_int, check_seed
+from .errors import ConfigError, check_int, check_seed
 from .models import EMBEDDINGS, HEADS, MODELS
 from .runtime import check_device
+from .settings import check_settings, setting  # noqa: F401  (`setting`: read as config.setting)
 
 SCHEDULES = ("cosine", "constant")
 SELECTIONS = ("best_val", "last")
 
 
-def setting(default: Any, help: str) -> Any:
-    """A dataclass field whose help text the CLI (and `papermill --help-notebook`) shows."""
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = setting("digits", "digits | cifar10 | svhn")
+    dataset: str = setting("digits", "digits | cifar10 | svhn", choices=DATASETS)
     data_dir: str | None = setting(None, "data directory; unset: $CU_DATA_DIR or <project>/data")
-    source: str = setting("auto", "cifar10: auto | torchvision | archive")
-    normalization: str = setting("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)")
-    digits_size: int = setting(8, "digits: 8 (native) | 16 | 32")
+    source: str = setting("auto", "cifar10: auto | torchvision | archive", choices=SOURCES)
+    normalization: str = setting("dataset", "dataset (own train statistics) | authors (CIFAR constants of the code)",
+                                  choices=NORMALIZATIONS)
+    digits_size: int = setting(8, "digits: 8 (native) | 16 | 32", choices=DIGITS_SIZES)
     download: bool = setting(True, "let torchvision download where the internet is reachable")
     archive_sha256: str = setting(ARCHIVE_SHA256, "cifar10 archive: expected sha256 (the known JPEG copy's)")
 
     def __post_init__(self) -> None:
-        check_choice("dataset", self.dataset, DATASETS)
-        check_choice("source", self.source, SOURCES)
-        check_choice("normalization", self.normalization, NORMALIZATIONS)
-        check_choice("digits_size", self.digits_size, DIGITS_SIZES)
-        check_bool("download", self.download)
+        check_settings(self)
         if not (isinstance(self.archive_sha256, str) and len(self.archive_sha256) == 64
                 and all(c in "0123456789abcdef" for c in self.archive_sha256.lower())):
             raise ConfigError("archive_sha256", self.archive_sha256, "expected 64 hexadecimal characters")
@@ -61,72 +54,58 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    task: str = setting("class", "class | sample")
-    forget_class: int = setting(5, "class task: the class to forget (the paper's class 5)")
-    num_forget: int = setting(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)")
-    val_fraction: float = setting(0.1, "stratified validation split held out of the training set")
+    task: str = setting("class", "class | sample", choices=TASKS)
+    forget_class: int = setting(5, "class task: the class to forget (the paper's class 5)", low=0)
+    num_forget: int = setting(100, "sample task: how many training samples to forget (paper: 500 on CIFAR-10)",
+                              low=1)
+    val_fraction: float = setting(0.1, "stratified validation split held out of the training set", low=0.0, high=0.5,
+                                  low_open=True)
     forget_selection: str = setting("random", "sample task: random (seeded) | first_n (authors' code) | atypical "
-                                                "(highest held-out loss under 2-fold cross-fitted models)")
+                                                "(highest held-out loss under 2-fold cross-fitted models)",
+                                    choices=FORGET_SELECTIONS)
     class_drop_last: bool = setting(False, "class task: authors' off-by-one (the last sample stays in retain)")
-    seed: int = setting(0, "seeds the validation split and the forget draw")
+    seed: int = setting(0, "seeds the validation split and the forget draw", check=check_seed)
 
     def __post_init__(self) -> None:
-        check_choice("task", self.task, TASKS)
-        check_int("forget_class", self.forget_class, 0)
-        check_int("num_forget", self.num_forget, 1)
-        check_float("val_fraction", self.val_fraction, 0.0, 0.5, low_open=True)
-        check_choice("forget_selection", self.forget_selection, FORGET_SELECTIONS)
-        check_bool("class_drop_last", self.class_drop_last)
-        check_seed("seed", self.seed)
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = setting("cnn4", "cnn4 | resnet20 | resnet18 | resnet34 | resnet50 | resnet101 | vit_tiny")
-    head: str = setting("supcon", "supcon (authors' MLP projection) | linear")
-    embedding: str = setting("normalized", "normalized | relu_normalized (authors' in-place ReLU)")
-    proj_dim: int = setting(128, "supcon projection width")
+    name: str = setting("cnn4", "cnn4 | resnet20 | resnet18 | resnet34 | resnet50 | resnet101 | vit_tiny",
+                         choices=MODELS, parameter="model")
+    head: str = setting("supcon", "supcon (authors' MLP projection) | linear", choices=HEADS)
+    embedding: str = setting("normalized", "normalized | relu_normalized (authors' in-place ReLU)",
+                              choices=EMBEDDINGS)
+    proj_dim: int = setting(128, "supcon projection width", low=1)
 
     def __post_init__(self) -> None:
-        check_choice("model", self.name, MODELS)
-        check_choice("head", self.head, HEADS)
-        check_choice("embedding", self.embedding, EMBEDDINGS)
-        check_int("proj_dim", self.proj_dim, 1)
+        check_settings(self)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = setting(30, "passes over the training set")
-    batch_size: int = setting(64, "training batch size")
-    lr: float = setting(0.05, "SGD learning rate (peak of the cosine schedule)")
-    momentum: float = setting(0.9, "SGD momentum")
-    weight_decay: float = setting(5e-4, "SGD weight decay")
-    schedule: str = setting("cosine", "cosine (to 0 over `epochs`) | constant")
+    epochs: int = setting(30, "passes over the training set", low=1)
+    batch_size: int = setting(64, "training batch size", low=1)
+    lr: float = setting(0.05, "SGD learning rate (peak of the cosine schedule)", low=0.0, low_open=True)
+    momentum: float = setting(0.9, "SGD momentum", low=0.0, high=1.0, high_open=True)
+    weight_decay: float = setting(5e-4, "SGD weight decay", low=0.0)
+    schedule: str = setting("cosine", "cosine (to 0 over `epochs`) | constant", choices=SCHEDULES)
     augment: bool = setting(False, "random crop (pad 4) + flip; the paper trains without augmentation")
-    select: str = setting("best_val", "best_val (checkpoint with the best validation accuracy) | last")
-    seed: int = setting(0, "model initialisation and batch order")
-    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N")
+    select: str = setting("best_val", "best_val (checkpoint with the best validation accuracy) | last",
+                          choices=SELECTIONS)
+    seed: int = setting(0, "model initialisation and batch order", check=check_seed)
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N",
+                          check=lambda _, value: check_device(value))
     amp: bool = setting(True, "bf16 autocast on CUDA")
     cpu_bf16: bool = setting(False, "bf16 autocast on CPU too (CPUs with AMX or AVX-512 BF16: cnn4 trains ~1.8x "
                                     "faster); off: CPU training stays float32")
     channels_last: bool = setting(True, "memory format on CUDA")
-    eval_batch_size: int = setting(1024, "batch size for inference")
+    eval_batch_size: int = setting(1024, "batch size for inference", low=1)
     progress: bool = setting(True, "tqdm progress bars")
 
     def __post_init__(self) -> None:
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_float("lr", self.lr, 0.0, low_open=True)
-        check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        check_float("weight_decay", self.weight_decay, 0.0)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        check_bool("augment", self.augment)
-        check_choice("select", self.select, SELECTIONS)
-        check_seed("seed", self.seed)
-        check_int("eval_batch_size", self.eval_batch_size, 1)
-        for name in ("amp", "cpu_bf16", "channels_last", "progress"):
-            check_bool(name, getattr(self, name))
-        check_device(self.device)
+        check_settings(self)
 
     def recipe(self) -> dict[str, Any]:
         """The fields that change the trained weights (the checkpoint cache key).

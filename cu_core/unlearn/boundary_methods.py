@@ -26,13 +26,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_bool, check_float
+from ..errors import ConfigError
 from ..runtime import autocast
+from ..settings import check_settings, setting
 from .base import UnlearnResult
 from .class_baseline import Steps, _Run
-from .common import check_common, cross_entropy, sgd
+from .common import cross_entropy, sgd
 from .teacher_methods import frozen
 from .unsir import UnsirConfig, impair_repair
 
@@ -42,23 +42,19 @@ BN_HELP = ("BatchNorm in train mode, re-estimating its statistics on forget-only
 
 @dataclass(frozen=True)
 class BoundaryShrinkConfig:
-    epochs: int = setting(10, "passes over the forget set (Boundary-Unlearning mirror code: 10)")
-    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)")
-    momentum: float = setting(0.9, "SGD momentum (mirror code)")
-    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
-    batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    epochs: int = setting(10, "passes over the forget set (Boundary-Unlearning mirror code: 10)", low=1)
+    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)", low=0.0, low_open=True)
+    momentum: float = setting(0.9, "SGD momentum (mirror code)", low=0.0, high=1.0, high_open=True)
+    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)", low=0.0)
+    batch_size: int = setting(64, "forget batch size (mirror code: 64)", low=1)
     bn_stats: bool = setting(True, BN_HELP)
-    bound: float = setting(0.1, "FGSM step, L∞ on the normalised input (mirror code: 0.1)")
-    seed: int = setting(0, "batch order and random draws")
+    bound: float = setting(0.1, "FGSM step, L∞ on the normalised input (mirror code: 0.1)", low=0.0, low_open=True)
+    seed: int = setting(0, "batch order and random draws", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar over epochs")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        if hasattr(self, "bound"):
-            check_float("bound", self.bound, 0.0, low_open=True)
-        if hasattr(self, "bn_stats"):
-            check_bool("bn_stats", self.bn_stats)
+        check_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,13 +62,13 @@ class BoundaryShrinkConfig:
 
 @dataclass(frozen=True)
 class BoundaryExpandingConfig:
-    epochs: int = setting(10, "passes over the forget set (mirror code: 10)")
-    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)")
-    momentum: float = setting(0.9, "SGD momentum (mirror code)")
-    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)")
-    batch_size: int = setting(64, "forget batch size (mirror code: 64)")
+    epochs: int = setting(10, "passes over the forget set (mirror code: 10)", low=1)
+    lr: float = setting(1e-5, "SGD learning rate (mirror code: 1e-5)", low=0.0, low_open=True)
+    momentum: float = setting(0.9, "SGD momentum (mirror code)", low=0.0, high=1.0, high_open=True)
+    weight_decay: float = setting(0.0, "SGD weight decay (mirror code: none)", low=0.0)
+    batch_size: int = setting(64, "forget batch size (mirror code: 64)", low=1)
     bn_stats: bool = setting(True, BN_HELP)
-    seed: int = setting(0, "batch order and the shadow row's initialisation")
+    seed: int = setting(0, "batch order and the shadow row's initialisation", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar over epochs")
 

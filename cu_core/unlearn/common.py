@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Part
-from ..errors import check_bool, check_float, check_int
 from ..metrics import accuracy
 from ..runtime import autocast
 
@@ -66,19 +65,3 @@ class Clock:
 def epoch_record(model: torch.nn.Module, forget: Part, epoch: int, steps: int, amp: bool) -> dict[str, float]:
     """One row of `UnlearnResult.passes`: the forget-set accuracy after an epoch."""
     return {"pass": epoch, "steps": steps, "forget_acc": accuracy(model, forget.data, forget.indices, amp=amp)}
-
-
-def check_common(cfg: object) -> None:
-    """Validate the fields most method configs share (those present on `cfg`)."""
-    for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-        if hasattr(cfg, name):
-            check_int(name, getattr(cfg, name), low)
-    if hasattr(cfg, "lr"):
-        check_float("lr", cfg.lr, 0.0, low_open=True)
-    if hasattr(cfg, "momentum"):
-        check_float("momentum", cfg.momentum, 0.0, 1.0, high_open=True)
-    if hasattr(cfg, "weight_decay"):
-        check_float("weight_decay", cfg.weight_decay, 0.0)
-    for name in ("amp", "progress"):
-        if hasattr(cfg, name):
-            check_bool(name, getattr(cfg, name))

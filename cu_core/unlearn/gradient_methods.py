@@ -16,38 +16,29 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from ..config import setting
+from ..settings import check_settings, setting
 from ..data import Part
-from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
+from ..errors import ConfigError, check_choice, check_int
 from ..runtime import seed_everything
 from .base import UnlearnResult
-from .common import Clock, check_common, cross_entropy, epoch_record, private_copy, sgd, step
+from .common import Clock, cross_entropy, epoch_record, private_copy, sgd, step
 
 Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields) per step
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    epochs: int = setting(10, "passes over the retain set (SalUn code README: 10)")
-    lr: float = setting(0.01, "SGD learning rate (SalUn code README and SCRUB notebooks: 0.01)")
-    momentum: float = setting(0.9, "SGD momentum (SalUn code)")
-    weight_decay: float = setting(5e-4, "SGD weight decay (SalUn code; the SCRUB notebooks use 0)")
-    batch_size: int = setting(256, "batch size (SalUn code)")
-    seed: int = setting(0, "batch order and random draws")
+    epochs: int = setting(10, "passes over the retain set (SalUn code README: 10)", low=1)
+    lr: float = setting(0.01, "SGD learning rate (SalUn code README and SCRUB notebooks: 0.01)", low=0.0, low_open=True)
+    momentum: float = setting(0.9, "SGD momentum (SalUn code)", low=0.0, high=1.0, high_open=True)
+    weight_decay: float = setting(5e-4, "SGD weight decay (SalUn code; the SCRUB notebooks use 0)", low=0.0)
+    batch_size: int = setting(256, "batch size (SalUn code)", low=1)
+    seed: int = setting(0, "batch order and random draws", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar over epochs")
 
-    def __post_init__(self) -> None:  # the common fields, then the subclasses' fields present on self
-        check_common(self)
-        for name in ("exclude_true", "legacy_grad_mask"):
-            if hasattr(self, name):
-                check_bool(name, getattr(self, name))
-        for name, low, high, low_open in (("alpha", 0.0, 1.0, False), ("gamma", 0.0, None, False),
-                                          ("mask_ratio", 0.0, 1.0, True)):
-            if hasattr(self, name):
-                check_float(name, getattr(self, name), low, high, low_open=low_open)
-        if hasattr(self, "no_l1_epochs"):
-            check_int("no_l1_epochs", self.no_l1_epochs, 0, self.epochs - 1)
+    def __post_init__(self) -> None:  # every field against its declaration, the subclasses' included
+        check_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,14 +46,15 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class NegGradConfig(FinetuneConfig):
-    epochs: int = setting(5, "passes over the forget set (SalUn code README for GA: 5)")
-    lr: float = setting(1e-4, "SGD learning rate (SalUn code README for GA: 1e-4)")
+    epochs: int = setting(5, "passes over the forget set (SalUn code README for GA: 5)", low=1)
+    lr: float = setting(1e-4, "SGD learning rate (SalUn code README for GA: 1e-4)", low=0.0, low_open=True)
 
 
 @dataclass(frozen=True)
 class NegGradPlusConfig(FinetuneConfig):
-    weight_decay: float = setting(0.0, "SGD weight decay (SCRUB small-scale notebook: plain SGD, none)")
-    alpha: float = setting(0.95, "α: loss = α·CE(retain) − (1−α)·CE(forget) (SCRUB notebook, Deep Unlearn)")
+    weight_decay: float = setting(0.0, "SGD weight decay (SCRUB small-scale notebook: plain SGD, none)", low=0.0)
+    alpha: float = setting(0.95, "α: loss = α·CE(retain) − (1−α)·CE(forget) (SCRUB notebook, Deep Unlearn)",
+                           low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -73,14 +65,19 @@ class RandomLabelConfig(FinetuneConfig):
 @dataclass(frozen=True)
 class L1SparseConfig(FinetuneConfig):
     gamma: float = setting(5e-5, "γ of CE + γ_t·‖θ‖₁ (SalUn code `--alpha`, tuned; its flag default 0.2 "
-                                 "shrinks every weight by lr·0.2 per step and destroys the model, §2.13)")
+                                 "shrinks every weight by lr·0.2 per step and destroys the model, §2.13)", low=0.0)
     no_l1_epochs: int = setting(0, "E₀: last epochs without the ℓ1 term; γ_t = γ·(1 − t/(E − E₀)) (SalUn code: 0)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("no_l1_epochs", self.no_l1_epochs, 0, self.epochs - 1)  # E₀ < E
 
 
 @dataclass(frozen=True)
 class SalUnConfig(RandomLabelConfig):
-    lr: float = setting(0.013, "SGD learning rate (SalUn README example: 0.013)")
-    mask_ratio: float = setting(0.5, "fraction of all parameters kept salient: top |∇CE(forget)| (README: 0.5)")
+    lr: float = setting(0.013, "SGD learning rate (SalUn README example: 0.013)", low=0.0, low_open=True)
+    mask_ratio: float = setting(0.5, "fraction of all parameters kept salient: top |∇CE(forget)| (README: 0.5)",
+                                low=0.0, high=1.0, low_open=True)
     legacy_grad_mask: bool = setting(False, "published leaky mask: only gradients are masked, so weight decay "
                                             "and momentum move non-salient weights (SalUn issue #32)")
 

@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
-from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_choice, check_float
+from ..errors import ConfigError, check_choice
 from ..runtime import autocast, seed_everything
+from ..settings import check_settings, setting
 from .base import UnlearnResult
-from .common import Clock, check_common, private_copy
+from .common import Clock, private_copy
 
 
 def _params(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
@@ -32,19 +32,18 @@ def _params(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
 class SsdConfig:
     """Defaults: `if-loops/selective-synaptic-dampening` (evaluation.md §2.15)."""
 
-    selection_weighting: float = setting(10.0, "α: select parameters with []_Df > α·[]_D (SSD code: 10)")
-    dampening_constant: float = setting(1.0, "λ: β = min((λ·[]_D/[]_Df)^exponent, 1) (SSD code: 1)")
-    exponent: float = setting(1.0, "exponent on λ·[]_D/[]_Df (SSD code: 1)")
-    batch_size: int = setting(128, "mini-batch of the importance loaders (SSD code: 128)")
-    seed: int = setting(0, "batch order (importances are means over mini-batches, so composition matters)")
+    selection_weighting: float = setting(10.0, "α: select parameters with []_Df > α·[]_D (SSD code: 10)",
+                                         low=0.0, low_open=True)
+    dampening_constant: float = setting(1.0, "λ: β = min((λ·[]_D/[]_Df)^exponent, 1) (SSD code: 1)",
+                                        low=0.0, low_open=True)
+    exponent: float = setting(1.0, "exponent on λ·[]_D/[]_Df (SSD code: 1)", low=0.0, low_open=True)
+    batch_size: int = setting(128, "mini-batch of the importance loaders (SSD code: 128)", low=1)
+    seed: int = setting(0, "batch order (importances are means over mini-batches, so composition matters)", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA for the forward passes (loss and gradients in float32)")
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        check_float("selection_weighting", self.selection_weighting, 0.0, low_open=True)
-        check_float("dampening_constant", self.dampening_constant, 0.0, low_open=True)
-        check_float("exponent", self.exponent, 0.0, low_open=True)
+        check_settings(self)
 
 
 def importance(model: torch.nn.Module, part: Part, batch_size: int, generator: torch.Generator, amp: bool,
@@ -102,18 +101,17 @@ class FisherConfig:
     """Defaults: Golatkar et al.'s recipe as in the SCRUB small-scale / SSD code (evaluation.md §2.6)."""
 
     alpha: float = setting(1e-6, "noise scale α; variance α·min(1/(F+1e-8), 1e3) (SCRUB small-scale, SSD: 1e-6; "
-                                 "SCRUB large-scale 1e-7). 0: no noise")
+                                 "SCRUB large-scale 1e-7). 0: no noise", low=0.0)
     estimator: str = setting("per_sample", "per_sample: exact Fisher over labels, per-sample gradients vectorised "
                                            "with torch.func (the code loops with batch 1) | batch: gradients of "
-                                           "batch-mean CE weighted by batch-mean p_y (a coarse, ~B× smaller F)")
-    batch_size: int = setting(64, "retain samples per vectorised chunk (per_sample) or per batch (batch)")
-    seed: int = setting(0, "the Gaussian draw of the new weights")
+                                           "batch-mean CE weighted by batch-mean p_y (a coarse, ~B× smaller F)",
+                             choices=ESTIMATORS)
+    batch_size: int = setting(64, "retain samples per vectorised chunk (per_sample) or per batch (batch)", low=1)
+    seed: int = setting(0, "the Gaussian draw of the new weights", low=0)
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        check_float("alpha", self.alpha, 0.0)
-        check_choice("estimator", self.estimator, ESTIMATORS)
+        check_settings(self)
 
 
 def fisher_diagonal(model: torch.nn.Module, part: Part, *, estimator: str, batch_size: int,

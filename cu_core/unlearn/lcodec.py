@@ -32,13 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_bool, check_choice, check_float, check_int
+from ..errors import ConfigError
 from ..runtime import seed_everything
+from ..settings import check_settings, setting
 from .base import UnlearnResult
 from .codec import foci
-from .common import Clock, check_common, private_copy
+from .common import Clock, private_copy
 
 SELECTIONS = ("foci", "full", "random")
 
@@ -48,30 +48,24 @@ class LcodecConfig:
     """Defaults: the public CIFAR-10 script `scrub/scrub_scripts/cifar_scrub.sh` (evaluation.md §2.7)."""
 
     selection: str = setting("foci", "foci: FOCI on unit activations (the paper) | full: every unit | random: as "
-                                     "many random units as FOCI picks (the code's ablations)")
-    n_perturbations: int = setting(1000, "input perturbations per deletion batch for FOCI (code: 1000)")
-    perturbation_std: float = setting(0.1, "std of the Gaussian input perturbation (code: 0.1)")
-    max_selected: int = setting(0, "cap on the units FOCI selects per batch; 0 = none (the code has none)")
-    scrub_batch_size: int = setting(32, "forget samples deleted per Newton step (code: 32)")
-    l2_reg: float = setting(0.01, "λ: (H + λI) in the Newton step and in the noise scale (code: 0.01)")
-    epsilon: float = setting(0.1, "ε of the (ε, δ) noise calibration (code: 0.1)")
-    delta: float = setting(0.01, "δ of the (ε, δ) noise calibration (code: 0.01)")
+                                     "many random units as FOCI picks (the code's ablations)", choices=SELECTIONS)
+    n_perturbations: int = setting(1000, "input perturbations per deletion batch for FOCI (code: 1000)", low=3)
+    perturbation_std: float = setting(0.1, "std of the Gaussian input perturbation (code: 0.1)", low=0.0, low_open=True)
+    max_selected: int = setting(0, "cap on the units FOCI selects per batch; 0 = none (the code has none)", low=0)
+    scrub_batch_size: int = setting(32, "forget samples deleted per Newton step (code: 32)", low=1)
+    l2_reg: float = setting(0.01, "λ: (H + λI) in the Newton step and in the noise scale (code: 0.01)",
+                            low=0.0, low_open=True)
+    epsilon: float = setting(0.1, "ε of the (ε, δ) noise calibration (code: 0.1)", low=0.0, low_open=True)
+    delta: float = setting(0.01, "δ of the (ε, δ) noise calibration (code: 0.01)",
+                           low=0.0, high=1.0, low_open=True, high_open=True)
     noise: bool = setting(True, "add the calibrated Gaussian noise after each Newton step")
-    fd_lr: float = setting(1e-3, "SGD step for the finite-difference Hessian (code: 1e-3)")
-    hessian_batch: int = setting(128, "retain samples for H_old (the code uses saved training gradients)")
-    seed: int = setting(0, "perturbations, the retain batch, random selection and the noise")
+    fd_lr: float = setting(1e-3, "SGD step for the finite-difference Hessian (code: 1e-3)", low=0.0, low_open=True)
+    hessian_batch: int = setting(128, "retain samples for H_old (the code uses saved training gradients)", low=1)
+    seed: int = setting(0, "perturbations, the retain batch, random selection and the noise", low=0)
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
-        check_common(self)  # seed, progress
-        check_choice("selection", self.selection, SELECTIONS)
-        for name, low in (("n_perturbations", 3), ("max_selected", 0), ("scrub_batch_size", 1),
-                          ("hessian_batch", 1)):
-            check_int(name, getattr(self, name), low)
-        for name in ("perturbation_std", "l2_reg", "epsilon", "fd_lr"):
-            check_float(name, getattr(self, name), 0.0, low_open=True)
-        check_float("delta", self.delta, 0.0, 1.0, low_open=True, high_open=True)
-        check_bool("noise", self.noise)
+        check_settings(self)
 
 
 def noise_std(n: int, cfg: LcodecConfig, m: int = 1, big_m: float = 0.25, lip: float = 1.0) -> float:

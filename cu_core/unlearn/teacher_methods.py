@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_float, check_int
+from ..errors import ConfigError
 from ..runtime import autocast, seed_everything
+from ..settings import check_settings, setting
 from .base import UnlearnResult
-from .common import Clock, check_common, epoch_record, private_copy, sgd, step
+from .common import Clock, epoch_record, private_copy, sgd, step
 
 
 def kl_to_student(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -51,29 +51,28 @@ def _check_inputs(forget: Part, retain: Part) -> None:
 class ScrubConfig:
     """Defaults: the `meghdadk/SCRUB` MIA notebook row of evaluation.md §2.10 (SGD, 5 epochs, 3 max-epochs)."""
 
-    epochs: int = setting(5, "passes (SCRUB MIA notebook: sgda_epochs 5; large-scale CIFAR runs: 3)")
-    msteps: int = setting(3, "first epochs that include max-steps on the forget set (MIA notebook 3; large-scale 2)")
-    lr: float = setting(5e-4, "SGD learning rate (SCRUB notebooks: sgda_learning_rate 5e-4)")
-    momentum: float = setting(0.9, "SGD momentum (SCRUB notebooks: 0.9)")
-    weight_decay: float = setting(5e-4, "SGD weight decay (SCRUB MIA notebook: 5e-4)")
-    gamma: float = setting(1.0, "γ, weight of the retain cross-entropy in min-steps (MIA notebook 1; large-scale 0.99)")
-    alpha: float = setting(0.5, "α, weight of the retain KL in min-steps (MIA notebook 0.5; large-scale 0.001)")
-    kd_T: float = setting(4.0, "distillation temperature; KL is scaled by T² as in SCRUB's DistillKL (notebook: 4)")
+    epochs: int = setting(5, "passes (SCRUB MIA notebook: sgda_epochs 5; large-scale CIFAR runs: 3)", low=1)
+    msteps: int = setting(3, "first epochs that include max-steps on the forget set (MIA notebook 3; large-scale 2)",
+                          low=0)
+    lr: float = setting(5e-4, "SGD learning rate (SCRUB notebooks: sgda_learning_rate 5e-4)", low=0.0, low_open=True)
+    momentum: float = setting(0.9, "SGD momentum (SCRUB notebooks: 0.9)", low=0.0, high=1.0, high_open=True)
+    weight_decay: float = setting(5e-4, "SGD weight decay (SCRUB MIA notebook: 5e-4)", low=0.0)
+    gamma: float = setting(1.0, "γ, weight of the retain cross-entropy in min-steps (MIA notebook 1; large-scale 0.99)",
+                           low=0.0)
+    alpha: float = setting(0.5, "α, weight of the retain KL in min-steps (MIA notebook 0.5; large-scale 0.001)",
+                           low=0.0)
+    kd_T: float = setting(4.0, "distillation temperature; KL is scaled by T² as in SCRUB's DistillKL (notebook: 4)",
+                          low=0.0, low_open=True)
     lr_decay_epochs: tuple[int, ...] = setting((3, 5, 9), "lr ×lr_decay_rate after each of these epochs (SCRUB: 3,5,9)")
-    lr_decay_rate: float = setting(0.1, "lr decay factor (SCRUB: 0.1)")
-    batch_size: int = setting(128, "retain (min-step) batch size (SCRUB notebook: 128)")
-    forget_batch_size: int = setting(32, "forget (max-step) batch size (SCRUB notebook: 32)")
-    seed: int = setting(0, "batch order")
+    lr_decay_rate: float = setting(0.1, "lr decay factor (SCRUB: 0.1)", low=0.0)
+    batch_size: int = setting(128, "retain (min-step) batch size (SCRUB notebook: 128)", low=1)
+    forget_batch_size: int = setting(32, "forget (max-step) batch size (SCRUB notebook: 32)", low=1)
+    seed: int = setting(0, "batch order", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        check_int("msteps", self.msteps, 0)
-        check_int("forget_batch_size", self.forget_batch_size, 1)
-        for name in ("gamma", "alpha", "lr_decay_rate"):
-            check_float(name, getattr(self, name), 0.0)
-        check_float("kd_T", self.kd_T, 0.0, low_open=True)
+        check_settings(self)
         if not isinstance(self.lr_decay_epochs, tuple) or not all(
                 isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in self.lr_decay_epochs):
             raise ConfigError("lr_decay_epochs", self.lr_decay_epochs, "expected a tuple of integers >= 0")
@@ -137,19 +136,18 @@ def scrub(model: torch.nn.Module, forget: Part, retain: Part, val: Part, config:
 class BadTeacherConfig:
     """Defaults: the public code of Chundawat et al. (evaluation.md §2.14)."""
 
-    epochs: int = setting(1, "passes over forget ∪ retain subset (public code: 1)")
-    lr: float = setting(1e-4, "Adam learning rate (public code: 1e-4)")
-    batch_size: int = setting(256, "batch size of the mixed loader (public code: 256; SSD's copy: 128)")
-    temperature: float = setting(1.0, "KL temperature T (public code: KL_temperature 1)")
-    retain_fraction: float = setting(0.3, "fraction of the retain set drawn at random, once (public code: 0.3)")
-    seed: int = setting(0, "retain draw, incompetent teacher's initialisation and batch order")
+    epochs: int = setting(1, "passes over forget ∪ retain subset (public code: 1)", low=1)
+    lr: float = setting(1e-4, "Adam learning rate (public code: 1e-4)", low=0.0, low_open=True)
+    batch_size: int = setting(256, "batch size of the mixed loader (public code: 256; SSD's copy: 128)", low=1)
+    temperature: float = setting(1.0, "KL temperature T (public code: KL_temperature 1)", low=0.0, low_open=True)
+    retain_fraction: float = setting(0.3, "fraction of the retain set drawn at random, once (public code: 0.3)",
+                                     low=0.0, high=1.0)
+    seed: int = setting(0, "retain draw, incompetent teacher's initialisation and batch order", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        check_float("temperature", self.temperature, 0.0, low_open=True)
-        check_float("retain_fraction", self.retain_fraction, 0.0, 1.0)
+        check_settings(self)
 
 
 def random_init(model: torch.nn.Module) -> torch.nn.Module:

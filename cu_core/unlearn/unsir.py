@@ -8,41 +8,36 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import setting
 from ..data import Part
-from ..errors import ConfigError, check_float, check_int
+from ..errors import ConfigError
+from ..settings import check_settings, setting
 from .base import UnlearnResult
 from .class_baseline import Steps, _Run
-from .common import check_common, cross_entropy
+from .common import cross_entropy
 from .teacher_methods import frozen
 
 
 @dataclass(frozen=True)
 class UnsirConfig:
-    noise_steps: int = setting(40, "Adam steps on the noise (Fast-Machine-Unlearning: 5 epochs × 8 steps)")
-    noise_batch: int = setting(256, "noise images per forgotten class (both UNSIR notebooks: 256)")
-    noise_lr: float = setting(0.1, "Adam lr for the noise (notebooks: 0.1)")
-    noise_lambda: float = setting(0.1, "λ of −CE(f(N), c) + λ·mean‖N‖² (notebooks: 0.1)")
+    noise_steps: int = setting(40, "Adam steps on the noise (Fast-Machine-Unlearning: 5 epochs × 8 steps)", low=0)
+    noise_batch: int = setting(256, "noise images per forgotten class (both UNSIR notebooks: 256)", low=1)
+    noise_lr: float = setting(0.1, "Adam lr for the noise (notebooks: 0.1)", low=0.0, low_open=True)
+    noise_lambda: float = setting(0.1, "λ of −CE(f(N), c) + λ·mean‖N‖² (notebooks: 0.1)", low=0.0)
     retain_per_class: int = setting(1000, "retain subset: at most this many per class, seeded random "
-                                          "(Fast-Machine-Unlearning: 1000; bad-teaching: 500)")
-    impair_lr: float = setting(0.02, "Adam lr of the impair epoch (Fast-Machine-Unlearning: 0.02)")
-    repair_lr: float = setting(0.01, "Adam lr of the repair epoch (Fast-Machine-Unlearning: 0.01)")
-    impair_epochs: int = setting(1, "impair epochs over noise ∪ retain subset (notebooks: 1)")
-    repair_epochs: int = setting(1, "repair epochs over the retain subset (notebooks: 1)")
-    batch_size: int = setting(256, "batch size (notebooks: 256)")
-    seed: int = setting(0, "noise initialisation, subset and batch order")
+                                          "(Fast-Machine-Unlearning: 1000; bad-teaching: 500)", low=1)
+    impair_lr: float = setting(0.02, "Adam lr of the impair epoch (Fast-Machine-Unlearning: 0.02)",
+                               low=0.0, low_open=True)
+    repair_lr: float = setting(0.01, "Adam lr of the repair epoch (Fast-Machine-Unlearning: 0.01)",
+                               low=0.0, low_open=True)
+    impair_epochs: int = setting(1, "impair epochs over noise ∪ retain subset (notebooks: 1)", low=1)
+    repair_epochs: int = setting(1, "repair epochs over the retain subset (notebooks: 1)", low=0)
+    batch_size: int = setting(256, "batch size (notebooks: 256)", low=1)
+    seed: int = setting(0, "noise initialisation, subset and batch order", low=0)
     amp: bool = setting(True, "bf16 autocast on CUDA")
     progress: bool = setting(True, "tqdm progress bar over epochs")
 
     def __post_init__(self) -> None:
-        check_common(self)
-        for name in ("noise_batch", "retain_per_class", "impair_epochs"):
-            check_int(name, getattr(self, name), 1)
-        for name in ("noise_steps", "repair_epochs"):
-            check_int(name, getattr(self, name), 0)
-        for name in ("noise_lr", "impair_lr", "repair_lr"):
-            check_float(name, getattr(self, name), 0.0, low_open=True)
-        check_float("noise_lambda", self.noise_lambda, 0.0)
+        check_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
