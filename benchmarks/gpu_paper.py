@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cu_core.errors import ConfigError  # noqa: E402
 from cu_core.experiments import runs  # noqa: E402
 from cu_core.experiments.params import run_config  # noqa: E402
-from cu_core.experiments.presets import PRESETS  # noqa: E402
+from cu_core.unlearn.presets import PRESETS  # noqa: E402
 from cu_core.unlearn import METHODS  # noqa: E402
 
 PAPER_METHODS = ["contrastive", "retrain", "finetune", "neggrad", "fisher", "boundary_shrink", "boundary_expanding",
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--num-forget", type=int, default=500, help="sample task size (the paper's: 500)")
-    parser.add_argument("--preset", default="defaults", choices=list(PRESETS), help="method settings (cu_core.experiments.presets)")
+    parser.add_argument("--preset", default="defaults", choices=list(PRESETS), help="method settings (cu_core.unlearn.presets)")
     args = parser.parse_args()
     try:  # every setting validated (dataset, model, device, sizes) before any work
         configs = {task: run_config(dataset=args.dataset, model=args.model, task=task, num_forget=args.num_forget,

@@ -3,7 +3,7 @@
 For each method: wall time of the unlearning alone (evaluation reported apart), its ratio to Retrain's
 training time, the ratio of examples processed (forward + backward, `cost.samples`), the per-example cost
 ratio (time ratio / sample ratio; issue target for CU ≤ 1.3), and the accuracies, MIA-efficacy and Avg. Gap
-(percentage points) against Retrain of the same split. Method settings: `cu_core.experiments.presets`.
+(percentage points) against Retrain of the same split. Method settings: `cu_core.unlearn.presets`.
 
 Example::
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cu_book import report  # noqa: E402
 from cu_core.config import RunConfig  # noqa: E402
-from cu_core.experiments.presets import PRESETS, method_settings  # noqa: E402
+from cu_core.unlearn.presets import PRESETS, method_settings  # noqa: E402
 from cu_core.pipeline import run_unlearning  # noqa: E402
 from cu_core.results import read_metrics  # noqa: E402
 from cu_core.unlearn import METHODS, method_config  # noqa: E402

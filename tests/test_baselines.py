@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from cu_core.config import RunConfig
 from cu_core.data import Part
 from cu_core.errors import ConfigError
-from cu_core.experiments.presets import method_settings
+from cu_core.unlearn.presets import method_settings
 from cu_core.metrics import split_accuracies
 from cu_core.pipeline import prepare, train_reference
 from cu_core.unlearn import METHODS, method_config, unlearn
@@ -28,7 +28,7 @@ from cu_core.unlearn.codec import codec, foci
 # Digits class task: forget = the 130 training images of class 5, retain ≈ 1160. The public defaults are
 # kept where they unlearn here; where a CIFAR-scale default is too weak (or too strong) for 130 images the
 # setting is changed, and the comment gives what the default does on this setup.
-# The digits settings live in cu_core.experiments.presets (shared with the benchmarks and the profiles); the
+# The digits settings live in cu_core.unlearn.presets (shared with the benchmarks and the profiles); the
 # comments there give what each public default does on this setup.
 CLASS_SETTINGS = {name: method_settings(name, "digits") for name in METHODS if name not in ("contrastive", "retrain")}
 # Methods the literature reports as weak on this task, with the forget-class test accuracy they keep:

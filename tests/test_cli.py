@@ -120,7 +120,7 @@ def test_every_method_runs_from_the_cli(method, digits_runs, tmp_path, capsys):
     """`python -m cu_core unlearn --method NAME` (in-process) on the default digits class task, with the digits
     preset's settings as flags and small budgets; it writes a schema-valid run."""
     from cu_core.cli import main
-    from cu_core.experiments.presets import method_settings
+    from cu_core.unlearn.presets import method_settings
     from cu_core.results import read_metrics
     from cu_core.unlearn import METHODS
 
