@@ -42,7 +42,7 @@ def _flags(command: str, method: str = "contrastive") -> dict[tuple[str, str], s
 def _sections(command: str, method: str = "contrastive") -> dict[str, type]:
     """Config sections of a subcommand; `unlearn` adds the chosen method's config (Retrain has none of its own:
     it uses the original model's recipe, the --train-* flags)."""
-    if command != "unlearn" or method == "retrain":
+    if command != "unlearn" or METHODS[method].reference:
         return dict(RUN_SECTIONS)
     return dict(RUN_SECTIONS, unlearn=METHODS[method].config)
 
@@ -99,7 +99,7 @@ def method_preset(args: argparse.Namespace) -> dict[str, Any] | None:
 def preset_line(choice: dict[str, Any], method: str) -> str:
     """One line for stderr: the preset applied, its settings and the flags that override them."""
     text = ", ".join(f"{k}={v!r}" for k, v in choice["settings"].items()) or (
-        "none (Retrain uses the original model's recipe, the --train-* flags)" if method == "retrain"
+        "none (Retrain uses the original model's recipe, the --train-* flags)" if METHODS[method].reference
         else "none (the method's public defaults)")
     line = f"preset {choice['name']!r} (chosen by {choice['chosen_by']}; --preset NAME|none) for {method}: {text}"
     if choice["overridden"]:

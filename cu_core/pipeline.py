@@ -106,7 +106,7 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
     """
     check_out_dir(out_dir)
     check_choice("method", method, METHODS)
-    if method == "retrain":  # Retrain uses exactly the original model's recipe (and shares its cache)
+    if METHODS[method].reference:  # Retrain uses exactly the original model's recipe (and shares its cache)
         mcfg = RetrainConfig(**dataclasses.asdict(cfg.train), cache_dir=None if cache_dir is None else str(cache_dir))
     mcfg = METHODS[method].config() if mcfg is None else mcfg
     if cfg.split.task not in METHODS[method].tasks:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from cu_book import report
+from cu_book import report_studies as rs
 from cu_core import cli
 from cu_core.experiments.validate import validate_profile
 from cu_core.unlearn import METHODS, registry
@@ -52,7 +53,8 @@ def mute(model, forget, retain, val, config: MuteConfig, *, task, num_classes) -
                          seconds={"unlearn": 0.0, "eval": 0.0})
 
 
-METHODS = [("mute_toy", ("class",), MuteConfig, mute, "toy: mute the forgotten class's logit")]
+METHODS = [("mute_toy", ("class",), MuteConfig, mute, "toy: mute the forgotten class's logit",
+            {"acts_on": "output"})]
 '''
 
 
@@ -121,3 +123,4 @@ def test_the_report_tables_the_new_method(toy, tmp_path):
     assert list(rows["method"]) == ["mute_toy"]
     stats = report.mean_std(rows, ["method"], ["acc_forget_test"])
     assert stats.loc[0, "method"] == "mute_toy" and stats.loc[0, "n"] == 1
+    assert rs.method_space("mute_toy") == "output"  # the book groups it by where it acts, read from its module

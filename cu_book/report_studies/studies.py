@@ -8,25 +8,23 @@ import numpy as np
 import pandas as pd
 
 from cu_core.paths import results_dir
+from cu_core.unlearn import METHODS
+
 from ..report import mean_std, subruns
 from ._common import _as_float, _read_json, fmt_pm, run_parameters, split_subrun
 
 
-#: Where each method of `cu_core.unlearn.METHODS` acts (chapter 4 and question 1 group the methods by it).
-METHOD_SPACE: dict[str, str] = {
-    "contrastive": "representation",
-    "neggrad": "output", "neggrad_plus": "output", "random_label": "output", "salun": "output",
-    "scrub": "output", "bad_teacher": "output",
-    "unsir": "input", "boundary_shrink": "input", "boundary_expanding": "input",
-    "fisher": "weights", "lcodec": "weights", "ssd": "weights",
-    "finetune": "retain data only", "l1_sparse": "retain data only",
-    "original": "reference", "retrain": "reference",
-}
+#: Where each method acts (`cu_core.unlearn.registry.Method.acts_on`; chapter 4 and question 1 group the methods by
+#: it), and the untouched original.
+METHOD_SPACE: dict[str, str] = {**{name: m.acts_on for name, m in METHODS.items()}, "original": "reference"}
 
 
 def method_space(method: str) -> str:
-    """Where `method` acts: representation, output, input, weights, retain data only, reference (or other)."""
-    return METHOD_SPACE.get(method, "other")
+    """Where `method` acts: representation, output, input, weights, retain data only, reference (or other); read
+    from the registry each time, so a method registered later is placed too."""
+    if method in METHODS:
+        return METHODS[method].acts_on
+    return "reference" if method == "original" else "other"
 
 
 def attack_table(profile: str = "ablations", experiment: str = "attacks_sample",

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from ..config import RunConfig
-from ..errors import ConfigError, did_you_mean
+from ..errors import ConfigError, check_choice, did_you_mean
 from ..unlearn import METHODS, method_config
 from ..unlearn.presets import method_settings
 
@@ -56,10 +56,11 @@ def unlearn_config(method: str, *, preset: str = "defaults", overrides: dict[str
     """`method`'s config: its public defaults, then the `preset`'s settings, then `overrides` (validated).
 
     Retrain has no config of its own (the original's recipe): returns None, and overrides are refused."""
+    check_choice("method", method, METHODS)
     extra = parse_overrides(overrides) if isinstance(overrides, str) else dict(overrides)
-    if method == "retrain":
+    if METHODS[method].reference:
         if extra:
-            raise ConfigError("method_overrides", extra, "none for retrain: it uses the original model's recipe "
+            raise ConfigError("method_overrides", extra, f"none for {method}: it uses the original model's recipe "
                               "(set train_epochs instead)")
         return None
     settings = {**method_settings(method, preset), **extra}

@@ -20,8 +20,7 @@ The three share their bookkeeping (`_Run`, in `class_baseline.py`); UNSIR's conf
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -56,9 +55,6 @@ class BoundaryShrinkConfig:
     def __post_init__(self) -> None:
         check_settings(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class BoundaryExpandingConfig:
@@ -73,7 +69,6 @@ class BoundaryExpandingConfig:
     progress: bool = setting(True, "tqdm progress bar over epochs")
 
     __post_init__ = BoundaryShrinkConfig.__post_init__
-    to_dict = BoundaryShrinkConfig.to_dict
 
 
 def fgsm_labels(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float, amp: bool) -> torch.Tensor:
@@ -161,10 +156,13 @@ def unsir(model: nn.Module, forget: Part, retain: Part, val: Part, config: Unsir
 
 
 CLASS = ("class",)
-METHODS = (  # (name, tasks, config class, function, summary), for cu_core.unlearn.registry
+METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_core.unlearn.registry
     ("boundary_shrink", CLASS, BoundaryShrinkConfig, boundary_shrink,
-     "Boundary Shrink (BS): CE on forget x labelled by the original model's FGSM-nearest class"),
+     "Boundary Shrink (BS): CE on forget x labelled by the original model's FGSM-nearest class",
+     {"acts_on": "input", "paper_name": "Boundary Shrink"}),
     ("boundary_expanding", CLASS, BoundaryExpandingConfig, boundary_expanding,
-     "Boundary Expanding (BE): train forget x as a shadow class, then prune the shadow output"),
-    ("unsir", CLASS, UnsirConfig, unsir, "UNSIR: error-maximising noise impair epoch, retain repair epoch"),
+     "Boundary Expanding (BE): train forget x as a shadow class, then prune the shadow output",
+     {"acts_on": "input", "paper_name": "Boundary Expansion"}),
+    ("unsir", CLASS, UnsirConfig, unsir, "UNSIR: error-maximising noise impair epoch, retain repair epoch",
+     {"acts_on": "input", "paper_name": "UNSIR"}),
 )

@@ -4,8 +4,7 @@ Re-exported by `cu_core.unlearn.contrastive`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..losses import NO_POSITIVE, REDUCTIONS, VARIANTS
@@ -68,5 +67,3 @@ class ContrastiveConfig:
         """B: the configured size, else the authors' README value for the task."""
         return self.batch_size or (64 if task == "class" else 128)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

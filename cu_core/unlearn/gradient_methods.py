@@ -10,7 +10,7 @@ only masks gradients (published, leaky). The mask covers parameters; BatchNorm b
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -39,9 +39,6 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:  # every field against its declaration, the subclasses' included
         check_settings(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -236,11 +233,17 @@ def salun(model, forget: Part, retain: Part, val: Part, config: SalUnConfig, *, 
 
 
 BOTH = ("class", "sample")
-METHODS = (  # (name, tasks, config class, function, summary), for cu_core.unlearn.registry
-    ("finetune", BOTH, FinetuneConfig, finetune, "Finetune (FT): CE on the retain set only"),
-    ("neggrad", BOTH, NegGradConfig, neggrad, "NegGrad / gradient ascent (GA): −CE on the forget set"),
-    ("neggrad_plus", BOTH, NegGradPlusConfig, neggrad_plus, "NegGrad+ (NG+): α·CE(retain) − (1−α)·CE(forget)"),
-    ("random_label", BOTH, RandomLabelConfig, random_label, "Random Label (RL): random-label forget pass, retain pass"),
-    ("l1_sparse", BOTH, L1SparseConfig, l1_sparse, "ℓ1-sparse: FT with CE + linearly decaying γ·‖θ‖₁"),
-    ("salun", BOTH, SalUnConfig, salun, "SalUn: RL on the top-|∇CE(forget)| weights (hard mask)"),
+METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_core.unlearn.registry
+    ("finetune", BOTH, FinetuneConfig, finetune, "Finetune (FT): CE on the retain set only",
+     {"acts_on": "retain data only", "paper_name": "Finetune"}),
+    ("neggrad", BOTH, NegGradConfig, neggrad, "NegGrad / gradient ascent (GA): −CE on the forget set",
+     {"acts_on": "output", "paper_name": "Neggrad"}),
+    ("neggrad_plus", BOTH, NegGradPlusConfig, neggrad_plus, "NegGrad+ (NG+): α·CE(retain) − (1−α)·CE(forget)",
+     {"acts_on": "output"}),
+    ("random_label", BOTH, RandomLabelConfig, random_label, "Random Label (RL): random-label forget pass, retain pass",
+     {"acts_on": "output"}),
+    ("l1_sparse", BOTH, L1SparseConfig, l1_sparse, "ℓ1-sparse: FT with CE + linearly decaying γ·‖θ‖₁",
+     {"acts_on": "retain data only"}),
+    ("salun", BOTH, SalUnConfig, salun, "SalUn: RL on the top-|∇CE(forget)| weights (hard mask)",
+     {"acts_on": "output"}),
 )

@@ -85,6 +85,7 @@ def method_settings(method: str, preset: str = "defaults") -> dict[str, Any]:
 
 def preset_for(dataset: str, method: str, preset: str | None = None) -> dict[str, Any]:
     """The overrides of `method`'s defaults for a run on `dataset`: those of `preset` ("none" for none), by
-    default the dataset's own table (`DATASET_PRESETS`). Retrain has no config of its own: always {}."""
+    default the dataset's own table (`DATASET_PRESETS`). A reference (Retrain) has no config of its own: always {}."""
     name = preset_name(dataset, preset)
-    return {} if method == "retrain" else method_settings(method, name)
+    check_choice("method", method, METHODS)
+    return {} if METHODS[method].reference else method_settings(method, name)

@@ -30,25 +30,29 @@ from .contrastive import ContrastiveConfig, contrastive_unlearn, stopping_set
 MethodFn = Callable[..., UnlearnResult]
 
 
+ACTS_ON = ("representation", "output", "input", "weights", "retain data only", "reference", "other")
+
+
 @dataclass(frozen=True)
 class Method:
+    """Every fact about a method that the command line, the driver, the schema and the book read."""
+
     name: str
     tasks: tuple[str, ...]  # "class", "sample"
     config: type  # a frozen dataclass with validated defaults
     run: MethodFn  # run(model, forget, retain, val, config, *, task, num_classes) -> UnlearnResult
     summary: str
+    acts_on: str = "other"  # where it acts (`ACTS_ON`): the book groups the methods by it
+    paper_name: str | None = None  # its name in the paper's tables and Figure 2, when it is there
+    reference: bool = False  # a reference like Retrain: the original's training recipe, no preset, no method flags
 
 
 METHODS: dict[str, Method] = {}
 
-# The names the paper's tables and Figure 2 give the methods (its reference column "Retrain (ref)" is Retrain).
-PAPER_NAMES = {"Retrain (ref)": "retrain", "Retrain": "retrain", "Contrastive": "contrastive",
-               "Boundary Shrink": "boundary_shrink", "Boundary Expansion": "boundary_expanding",
-               "SCRUB": "scrub", "UNSIR": "unsir", "Finetune": "finetune", "Neggrad": "neggrad",
-               "Fisher": "fisher", "LCODEC": "lcodec"}
 
 
 def register(method: Method) -> Method:
+    check_choice(f"acts_on of method {method.name!r}", method.acts_on, ACTS_ON)
     if method.name in METHODS:
         raise ValueError(f"method {method.name!r} is registered twice")
     METHODS[method.name] = method
@@ -130,17 +134,28 @@ def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task,
 
 
 register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
-                "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9"))
+                "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9",
+                acts_on="representation", paper_name="Contrastive"))
 
 
 def _register_all(*modules: Any) -> None:
-    """Register the `METHODS` tuples (name, tasks, config, run, summary) of the method modules."""
+    """Register the `METHODS` tuples (name, tasks, config, run, summary[, {acts_on, paper_name, reference}]) of
+    the method modules."""
     for module in modules:
-        for name, tasks, config, run, summary in module.METHODS:
-            register(Method(name, tasks, config, run, summary))
+        for name, tasks, config, run, summary, *facts in module.METHODS:
+            register(Method(name, tasks, config, run, summary, **(facts[0] if facts else {})))
 
 
 from . import (boundary_methods, gradient_methods, importance_methods, lcodec,  # noqa: E402  (none imports
                retrain, teacher_methods)  # this module)
 
 _register_all(retrain, gradient_methods, teacher_methods, importance_methods, lcodec, boundary_methods)
+
+
+def paper_names() -> dict[str, str]:
+    """The paper's column and legend names → method names (its reference column "Retrain (ref)" is Retrain)."""
+    names = {m.paper_name: name for name, m in METHODS.items() if m.paper_name}
+    return {**names, **{f"{m.paper_name} (ref)": name for name, m in METHODS.items() if m.reference and m.paper_name}}
+
+
+PAPER_NAMES = paper_names()  # of the methods registered above

@@ -2,8 +2,7 @@
 forgotten class, one impair epoch over noise ∪ retain subset, one repair epoch over the retain subset."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,9 +37,6 @@ class UnsirConfig:
 
     def __post_init__(self) -> None:
         check_settings(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def error_maximising_noise(teacher: torch.nn.Module, cls: int, shape: tuple[int, ...], cfg: UnsirConfig,
