@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             preset = method_preset(args)
             print(preset_line(preset, args.method), file=sys.stderr)  # type: ignore[arg-type]
             metrics = pipeline.run_unlearning(cfg, ucfg, method=args.method, out_dir=args.out,
-                                              cache_dir=args.cache_dir, ulira_shadows=args.ulira_shadows)
+                                              cache_dir=args.cache_dir, ulira_shadows=args.ulira_shadows,
+                                              preset=preset)
             summary = {"out": args.out, "acc": metrics["acc"], "epochs": metrics["epochs"], "steps": metrics["steps"],
                        "stop_reason": metrics["stop_reason"], "seconds": metrics["seconds"], "mia": metrics["mia"],
                        "gap": metrics["gap"], "probe": metrics["probe"], "ulira": metrics.get("ulira"),

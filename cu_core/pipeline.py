@@ -46,6 +46,7 @@ from .pipeline_records import (
 from .ulira import shadow_halves, shadow_scores, ulira_attack
 from .unlearn import METHODS, unlearn
 from .unlearn.contrastive import stopping_set
+from .unlearn.presets import preset_for, preset_name
 from .unlearn.retrain import RetrainConfig
 
 
@@ -92,10 +93,14 @@ def heldout_part(prep: Prepared, stop_rule: str) -> Part:
 
 def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrastive",
                    out_dir: str | Path | None = None, cache_dir: str | Path | None = None,
-                   ulira_shadows: int = 0) -> dict[str, Any]:
+                   ulira_shadows: int = 0, preset: str | dict[str, Any] | None = None) -> dict[str, Any]:
     """Load (or train and cache) the original and retrained models, unlearn with `method` (any name in
-    `cu_core.unlearn.METHODS`; `mcfg` its config, default its defaults), assess the unlearned model next to
-    Retrain, write.
+    `cu_core.unlearn.METHODS`; `mcfg` its config), assess the unlearned model next to Retrain, write.
+
+    Without `mcfg` the method starts, as on the command line and in the driver, from its dataset's preset
+    (`cu_core.unlearn.presets`; `preset` names another table, or "none" for the public defaults), and
+    metrics.json records it as "preset" ({"name", "settings"}). A caller that built `mcfg` itself may pass the
+    record of the preset it applied as `preset` (a dict), to be written the same way.
 
     Writes `metrics.json` (the training schema plus "method", "epochs", "steps", "samples", "stop_reason",
     "unlearn_config", the original's and Retrain's accuracies, attacks and probe, the Avg. Gap to Retrain,
@@ -108,7 +113,10 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
     check_choice("method", method, METHODS)
     if METHODS[method].reference:  # Retrain uses exactly the original model's recipe (and shares its cache)
         mcfg = RetrainConfig(**dataclasses.asdict(cfg.train), cache_dir=None if cache_dir is None else str(cache_dir))
-    mcfg = METHODS[method].config() if mcfg is None else mcfg
+    elif mcfg is None:  # the method's defaults with its dataset's preset, as the command line and the driver do
+        name = preset_name(cfg.data.dataset, preset if isinstance(preset, str) else None)
+        preset = {"name": name, "settings": preset_for(cfg.data.dataset, method, name)}
+        mcfg = METHODS[method].config(**preset["settings"])
     if cfg.split.task not in METHODS[method].tasks:
         raise ConfigError("task", cfg.split.task, f"method {method!r} supports {', '.join(METHODS[method].tasks)} "
                           "tasks only")
@@ -152,6 +160,7 @@ def run_unlearning(cfg: RunConfig, mcfg: Any = None, *, method: str = "contrasti
         "samples": result.samples,
         "stop_reason": result.stop_reason,
         "unlearn_config": dataclasses.asdict(mcfg),
+        **({"preset": preset} if isinstance(preset, dict) else {}),
         "acc_original": found_original["acc"],
         "mia_original": found_original["mia"],
         "probe_original": found_original["probe"],

@@ -152,3 +152,19 @@ def test_a_bad_preset_exits_2_naming_preset_before_any_work(method, tmp_path, ca
     for name in ("'defaults'", "'digits'", "'cifar-cpu'", "'none'"):
         assert name in err
     assert "Traceback" not in err and not out.exists() and not (cache / "checkpoints").exists()
+
+
+def test_the_run_records_the_preset_it_applied(cli_run, digits_runs, tmp_path):
+    """metrics.json says which preset a run started from: the command line's record, and the API's own when it is
+    called without a method config (the dataset's table, or the one named)."""
+    from cu_core.pipeline import run_unlearning
+
+    recorded = cli_run("neggrad")["preset"]
+    assert recorded["name"] == "digits" and recorded["chosen_by"] == "dataset digits"
+    assert recorded["settings"] == preset_for("digits", "neggrad") == {"lr": 0.01}
+    cfg, cache = digits_runs["cfg"], digits_runs["root"] / "cache"
+    api = run_unlearning(cfg, method="neggrad", out_dir=tmp_path / "api", cache_dir=cache)
+    assert api["preset"] == {"name": "digits", "settings": {"lr": 0.01}} and api["unlearn_config"]["lr"] == 0.01
+    none = run_unlearning(cfg, method="neggrad", preset="none", cache_dir=cache)
+    assert none["preset"] == {"name": "defaults", "settings": {}}
+    assert none["unlearn_config"]["lr"] == METHODS["neggrad"].config().lr
