@@ -25,10 +25,7 @@ from .results_folder import (
     EXPERIMENT_MARKERS,
     KNOWN_RESULT_FILES,
     MANIFEST,
-    _kind,  # noqa: F401  (private, kept importable)
-    _plain_name,  # noqa: F401  (private, kept importable)
-    _remove_ours,  # noqa: F401  (private, kept importable)
-    _writable_ancestor,  # noqa: F401  (private, kept importable)
+    _remove_ours,  # noqa: F401  (tests/test_data_safety.py)
     check_metrics_text,
     check_run_dir,
     foreign_entries,
@@ -38,7 +35,6 @@ from .results_folder import (
     write_run_dir,
 )
 from .results_io import (
-    _atomic,  # noqa: F401  (private, kept importable)
     atomic_save_npz,
     atomic_torch_save,
     atomic_write_json,
@@ -49,7 +45,6 @@ from .results_io import (
     umask,
 )
 from .results_read import (
-    _flatten,  # noqa: F401  (private, kept importable)
     damaged_subruns_of,
     load_runs,
     metrics_problem,

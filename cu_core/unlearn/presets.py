@@ -6,8 +6,9 @@ On digits (a class-task forget set of 130 images) several are too weak (one or t
 strong; the comment beside each override gives what the default does there. Methods absent from a
 dataset's table run with their defaults.
 
-`python -m cu_core unlearn` applies the table of its dataset (`DATASET_PRESETS`, via `preset_for`) unless
-`--preset` names another one (or `none`); its explicit method flags override the table's values. The driver's
+`python -m cu_core unlearn` and `cu_core.pipeline.run_unlearning` without a method config apply the table of
+their dataset (`DATASET_PRESETS`, via `preset_for`) unless `--preset` / `preset=` names another one (or `none`);
+the command line's explicit method flags override the table's values. The driver's
 profiles name their table (`preset:`), `cu_core.experiments.params.unlearn_config` applies it.
 """
 from __future__ import annotations
