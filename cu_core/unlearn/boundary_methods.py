@@ -16,7 +16,7 @@ task="sample": the recipes need one forgotten class (BS/BE: mirror issue #1; UNS
   kept 3 images and labelled all noise class 0, §4); impair = CE over noise ∪ retain subset, then repair =
   CE over the retain subset (Adam each, reset per phase). Passes: one row after each impair/repair epoch.
 
-The three share their bookkeeping (`_Run`, in `class_baseline.py`); UNSIR's config and code are in `unsir.py`.
+The three share their bookkeeping (`EpochLoop`, in `loop.py`); UNSIR's config and code are in `unsir.py`.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from ..errors import ConfigError
 from ..runtime import autocast
 from ..settings import check_settings, setting
 from .base import UnlearnResult
-from .class_baseline import Steps, _Run
+from .loop import EpochLoop, Steps
 from .common import cross_entropy, sgd
 from .teacher_methods import frozen
 from .unsir import UnsirConfig, impair_repair
@@ -83,7 +83,7 @@ def fgsm_labels(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: flo
 def boundary_shrink(model: nn.Module, forget: Part, retain: Part, val: Part, config: BoundaryShrinkConfig, *,
                     task: str, num_classes: int) -> UnlearnResult:
     """BS (§2.8): CE on (clean forget x, the original model's label for its FGSM neighbour)."""
-    run, cfg = _Run("boundary_shrink", model, forget, retain, config, task), config
+    run, cfg = EpochLoop("boundary_shrink", model, forget, retain, config, task, tasks=("class",)), config
     teacher = frozen(model).to(forget.data.device)
 
     def steps(epoch: int) -> Steps:
@@ -123,7 +123,7 @@ def resized_linear(layer: nn.Linear, out_features: int) -> nn.Linear:
 def boundary_expanding(model: nn.Module, forget: Part, retain: Part, val: Part,
                        config: BoundaryExpandingConfig, *, task: str, num_classes: int) -> UnlearnResult:
     """BE (§2.9): widen to C+1 outputs, CE(forget, shadow class), prune back to the first C rows."""
-    run, cfg = _Run("boundary_expanding", model, forget, retain, config, task), config
+    run, cfg = EpochLoop("boundary_expanding", model, forget, retain, config, task, tasks=("class",)), config
     parent, attr, layer = classifier_slot(run.model)
     if layer.out_features != num_classes:
         raise ConfigError("num_classes", num_classes, f"the classifier's {layer.out_features} outputs")

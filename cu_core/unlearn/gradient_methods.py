@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from ..settings import check_settings, setting
 from ..data import Part
-from ..errors import ConfigError, check_choice, check_int
-from ..runtime import seed_everything
+from ..errors import ConfigError, check_int
+from ..settings import check_settings, setting
 from .base import UnlearnResult
-from .common import Clock, cross_entropy, epoch_record, private_copy, sgd, step
+from .common import cross_entropy, sgd
+from .loop import EpochLoop, Steps
 
-Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields) per step
 
 
 @dataclass(frozen=True)
@@ -82,30 +80,15 @@ class SalUnConfig(RandomLabelConfig):
 def _run(name: str, model: torch.nn.Module, forget: Part, retain: Part, cfg: FinetuneConfig, task: str,
          epoch_steps: Callable[[torch.nn.Module, int, torch.Generator], Steps],
          setup: Callable[[torch.nn.Module, torch.optim.Optimizer], int] | None = None) -> UnlearnResult:
-    """The loop every method shares: `epoch_steps(model, epoch, generator)` yields one loss per optimiser step."""
-    check_choice("task", task, ("class", "sample"))
-    for part_name, part in (("forget", forget), ("retain", retain)):
-        if len(part) == 0:
-            raise ConfigError(part_name, 0, f"a non-empty {part_name} set")
-    generator = seed_everything(cfg.seed)
-    model = private_copy(model, forget.data.device)
-    clock, history, passes = Clock(), [], []
-    steps = samples = 0
-    optimizer = sgd(model, cfg.lr, cfg.momentum, cfg.weight_decay)
-    if setup is not None:  # e.g. SalUn's mask and optimiser hooks, timed as part of the method
-        with clock("unlearn"):
-            samples = setup(model, optimizer)
-    for epoch in tqdm(range(1, cfg.epochs + 1), desc=name, unit="epoch", disable=not cfg.progress):
-        with clock("unlearn"):
-            model.train()
-            for n, loss, extra in epoch_steps(model, epoch, generator):
-                value = step(model, optimizer, loss, f"{name} epoch {epoch} step {steps + 1}")
-                steps, samples = steps + 1, samples + n
-                history.append({"pass": epoch, "step": steps, "loss": value, **extra})
-        with clock("eval"):
-            passes.append(epoch_record(model, forget, epoch, steps, cfg.amp))
-    model.eval()
-    return UnlearnResult(model, history, passes, "fixed_passes", steps, clock.seconds, samples)
+    """`EpochLoop` with SGD: `epoch_steps(model, epoch, generator)` yields one loss per optimiser step; `setup`
+    (e.g. SalUn's mask and optimiser hooks) runs first, timed as part of the method, and returns its examples."""
+    loop = EpochLoop(name, model, forget, retain, cfg, task)
+    optimizer = sgd(loop.model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    if setup is not None:
+        with loop.clock("unlearn"):
+            loop.samples = setup(loop.model, optimizer)
+    loop.fit(optimizer, cfg.epochs, lambda epoch: epoch_steps(loop.model, epoch, loop.generator))
+    return loop.result()
 
 
 def _ce_steps(part: Part, cfg: FinetuneConfig, sign: float = 1.0, phase: str = "", l1: float = 0.0,

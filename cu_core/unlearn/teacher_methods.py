@@ -21,6 +21,7 @@ from ..runtime import autocast, seed_everything
 from ..settings import check_settings, setting
 from .base import UnlearnResult
 from .common import Clock, epoch_record, private_copy, sgd, step
+from .loop import EpochLoop, Steps
 
 
 def kl_to_student(student_logits: torch.Tensor, target_probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -172,46 +173,36 @@ def bad_teacher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, c
                 task: str, num_classes: int) -> UnlearnResult:
     """Bad Teacher: distil the incompetent (random) teacher on forget samples and the competent (original)
     teacher on a random `retain_fraction` of the retain set, shuffled together. `val` is unused."""
-    _check_inputs(forget, retain)
+    loop = EpochLoop("Bad Teacher", model, forget, retain, config, task)
     if forget.data is not retain.data:
         raise ConfigError("retain", retain.name, "forget and retain must be parts of the same data")
-    cfg, device, clock = config, forget.data.device, Clock()
-    generator = seed_everything(cfg.seed)
-    with clock("unlearn"):
+    cfg, device, generator = config, forget.data.device, loop.generator
+    with loop.clock("unlearn"):
         competent = frozen(model).to(device)
         incompetent = frozen(random_init(model)).to(device)
-        student = private_copy(model, device)
-        optimizer = torch.optim.Adam(student.parameters(), lr=cfg.lr)
+        optimizer = torch.optim.Adam(loop.model.parameters(), lr=cfg.lr)
         n_retain = round(cfg.retain_fraction * len(retain))
         keep = torch.randperm(len(retain), generator=generator)[:n_retain].numpy()
         indices = torch.as_tensor(np.concatenate([forget.indices, retain.indices[keep]]), dtype=torch.long)
         is_forget = torch.cat([torch.ones(len(forget)), torch.zeros(n_retain)]).to(device)
     T = cfg.temperature
-    history: list[dict[str, Any]] = []
-    passes: list[dict[str, Any]] = []
-    steps = samples = 0
-    for epoch in tqdm(range(1, cfg.epochs + 1), desc="Bad Teacher", unit="epoch", disable=not cfg.progress):
-        with clock("unlearn"):
-            student.train()
-            order = torch.randperm(len(indices), generator=generator)
-            for start in range(0, len(order), cfg.batch_size):
-                pick = order[start:start + cfg.batch_size]
-                x, _ = forget.data.batch(indices[pick])
-                flag = is_forget[pick.to(device)][:, None]
-                with autocast(device, cfg.amp):
-                    logits, _ = student(x)
-                    with torch.no_grad():
-                        good, _ = competent(x)
-                        bad, _ = incompetent(x)
-                target = flag * F.softmax(bad.float() / T, dim=1) + (1 - flag) * F.softmax(good.float() / T, dim=1)
-                loss = step(student, optimizer, kl_to_student(logits, target, T), f"Bad Teacher, epoch {epoch}")
-                steps += 1
-                samples += len(pick)
-                history.append({"pass": epoch, "step": steps, "loss": loss, "forget_in_batch": int(flag.sum().item())})
-        with clock("eval"):
-            passes.append(epoch_record(student, forget, epoch, steps, cfg.amp))
-    student.eval()
-    return UnlearnResult(student, history, passes, "fixed_passes", steps, clock.seconds, samples)
+
+    def steps(epoch: int) -> Steps:
+        order = torch.randperm(len(indices), generator=generator)
+        for start in range(0, len(order), cfg.batch_size):
+            pick = order[start:start + cfg.batch_size]
+            x, _ = forget.data.batch(indices[pick])
+            flag = is_forget[pick.to(device)][:, None]
+            with autocast(device, cfg.amp):
+                logits, _ = loop.model(x)
+                with torch.no_grad():
+                    good, _ = competent(x)
+                    bad, _ = incompetent(x)
+            target = flag * F.softmax(bad.float() / T, dim=1) + (1 - flag) * F.softmax(good.float() / T, dim=1)
+            yield len(pick), kl_to_student(logits, target, T), {"forget_in_batch": int(flag.sum().item())}
+
+    loop.fit(optimizer, cfg.epochs, steps)
+    return loop.result()
 
 
 METHODS = (

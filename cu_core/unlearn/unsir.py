@@ -11,7 +11,7 @@ from ..data import Part
 from ..errors import ConfigError
 from ..settings import check_settings, setting
 from .base import UnlearnResult
-from .class_baseline import Steps, _Run
+from .loop import EpochLoop, Steps
 from .common import cross_entropy
 from .teacher_methods import frozen
 
@@ -67,7 +67,7 @@ def retain_subset(retain: Part, per_class: int, generator: torch.Generator) -> n
 def impair_repair(model: torch.nn.Module, forget: Part, retain: Part, val: Part, config: UnsirConfig, *,
                   task: str, num_classes: int) -> UnlearnResult:
     """UNSIR (§2.11): learn noise for each forgotten class, impair on noise ∪ retain subset, repair on the subset."""
-    run, cfg = _Run("unsir", model, forget, retain, config, task), config
+    run, cfg = EpochLoop("unsir", model, forget, retain, config, task, tasks=("class",)), config
     device, shape = forget.data.device, tuple(forget.data.images.shape[1:])
     classes = [int(c) for c in np.unique(forget.labels)]
     if any(not 0 <= c < num_classes for c in classes):

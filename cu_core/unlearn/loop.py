@@ -1,6 +1,10 @@
-"""The bookkeeping the class-wise baselines share (Boundary Shrink, Boundary Expanding: `boundary_methods`;
-UNSIR: `unsir`): a private copy trained for a fixed number of epochs, with its clock, per-step history and
-per-epoch forget accuracy (`_Run`), and the type of a method's epoch of steps (`Steps`).
+"""The training loop the gradient baselines share (`EpochLoop`): a private copy of the model trained for a fixed
+number of epochs, each epoch a sequence of optimiser steps that the method yields, with the clock (unlearning
+apart from evaluation), one history row per step and the forget-set accuracy after each epoch.
+
+Users: Finetune, NegGrad, NegGrad+, Random Label, ℓ1-sparse, SalUn (`gradient_methods`), Bad Teacher
+(`teacher_methods`), Boundary Shrink and Expanding (`boundary_methods`) and UNSIR (`unsir`). SCRUB keeps a loop of
+its own: an epoch-wise learning-rate schedule and two kinds of steps whose history rows are filled after the step.
 """
 from __future__ import annotations
 
@@ -12,20 +16,23 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import Part
-from ..errors import ConfigError
+from ..errors import ConfigError, check_choice
 from ..runtime import seed_everything
 from .base import UnlearnResult
 from .common import Clock, epoch_record, private_copy, step
 
-Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields)
+Steps = Iterator[tuple[int, torch.Tensor, dict[str, Any]]]  # (examples, loss, extra history fields) per step
 
 
-class _Run:
-    """Shared bookkeeping: a private copy, the clock, per-step history and per-epoch forget accuracy."""
+class EpochLoop:
+    """A private copy of `model` (seeded by `cfg.seed`: `generator`), its clock, per-step history and per-epoch
+    forget accuracy. `tasks`: the tasks the method supports; a class-only method refuses the sample task."""
 
-    def __init__(self, name: str, model: nn.Module, forget: Part, retain: Part, cfg: Any, task: str) -> None:
-        if task != "class":
+    def __init__(self, name: str, model: nn.Module, forget: Part, retain: Part, cfg: Any, task: str,
+                 tasks: tuple[str, ...] = ("class", "sample")) -> None:
+        if tasks == ("class",) and task != "class":
             raise ConfigError("task", task, f"'class' ({name} forgets whole classes)")
+        check_choice("task", task, tasks)
         for part_name, part in (("forget", forget), ("retain", retain)):
             if len(part) == 0:
                 raise ConfigError(part_name, 0, f"a non-empty {part_name} set")
@@ -36,8 +43,10 @@ class _Run:
 
     def fit(self, optimizer: torch.optim.Optimizer, epochs: int, epoch_steps: Callable[[int], Steps],
             phase: str = "") -> None:
-        for epoch in tqdm(range(1, epochs + 1), desc=f"{self.name} {phase}".strip(), unit="epoch",
-                          disable=not self.cfg.progress):
+        """`epochs` epochs of the steps `epoch_steps(epoch)` yields (examples, loss, extra history fields), each
+        an optimiser step; BatchNorm stays in eval mode when the config says `bn_stats=False`."""
+        label = f"{self.name} {phase}".strip()
+        for epoch in tqdm(range(1, epochs + 1), desc=label, unit="epoch", disable=not self.cfg.progress):
             with self.clock("unlearn"):
                 self.model.train()
                 if not getattr(self.cfg, "bn_stats", True):
@@ -45,7 +54,7 @@ class _Run:
                         if isinstance(m, nn.modules.batchnorm._BatchNorm):
                             m.eval()
                 for n, loss, extra in epoch_steps(epoch):
-                    value = step(self.model, optimizer, loss, f"{self.name} {phase} epoch {epoch} step {self.steps + 1}")
+                    value = step(self.model, optimizer, loss, f"{label} epoch {epoch} step {self.steps + 1}")
                     self.steps, self.samples = self.steps + 1, self.samples + n
                     self.history.append({"pass": len(self.passes) + 1, "step": self.steps, "loss": value,
                                          **({"phase": phase} if phase else {}), **extra})
