@@ -20,10 +20,6 @@ from . import report_studies as rs
 PROFILE = "ablations"
 
 
-def _rows(table: pd.DataFrame, task: str) -> pd.DataFrame:
-    return table[table["task"] == task] if not table.empty else table
-
-
 def _figure(table: pd.DataFrame, knob: str, profile: str) -> dict[str, Any]:
     fig, cap = rs.knob_figure(table, knob, profile)
     return {f"fig_{knob}": fig, f"cap_{knob}": cap}
@@ -41,7 +37,7 @@ def overview(profile: str = PROFILE) -> dict[str, Any]:
         "provenance": rs.provenance(table, profile if not table.empty else None, "the ablations"),
         "scale_note": report.SCALE["quick"] if not table.empty else "No ablation results were found at build time."}
     for task in rs.TASKS:
-        cov = rs.coverage(_rows(table, task), profile, f"ablation_{task}")
+        cov = rs.coverage(rs.task_rows(table, task), profile, f"ablation_{task}")
         out[f"coverage_{task}"] = Markdown(rs.markdown_table(cov) if not cov.empty
                                            else rs.note_table("No knob is declared."))
         out[f"complete_{task}"] = f"{int((cov['missing'] == 'nothing').sum()) if not cov.empty else 0} of {len(cov)}"
@@ -88,7 +84,7 @@ def losses(profile: str = PROFILE) -> dict[str, Any]:
         out.update(_figure(table, knob, profile))
     tau = rs.knob_default("temperature")
     for task in rs.TASKS:
-        r, util = _rows(table, task), rs.UTILITY[task]
+        r, util = rs.task_rows(table, task), rs.UTILITY[task]
         delta = lambda knob, col, a, b: rs.change_text(rs.paired_delta(r, knob, col, a, b))  # noqa: E731
         out[f"lce_{task}_util"] = delta("lambda_ce", util, 1, 0)
         out[f"lce_{task}_forget"] = delta("lambda_ce", "acc_forget_train", 1, 0)
@@ -115,7 +111,7 @@ def sampling(profile: str = PROFILE) -> dict[str, Any]:
     for knob in ("omega", "retain_sampling", "no_positive"):
         out.update(_figure(table, knob, profile))
     for task in rs.TASKS:
-        r, util = _rows(table, task), rs.UTILITY[task]
+        r, util = rs.task_rows(table, task), rs.UTILITY[task]
         for value in (1, 8):
             out[f"omega_{task}_passes{value}"] = rs.mean_text(rs.value_mean(r, "omega", value, "epochs"))
             out[f"omega_{task}_samples{value}"] = rs.mean_text(rs.value_mean(r, "omega", value, "samples"), digits=0)
@@ -128,7 +124,7 @@ def sampling(profile: str = PROFILE) -> dict[str, Any]:
                                                                      "sequential"))
         for value in ("random", "sequential"):
             out[f"rs_{task}_{value}_sd"] = rs.fmt_pm(rs.value_mean(r, "retain_sampling", value, "avg_gap")["std"])
-    r = _rows(table, "sample")
+    r = rs.task_rows(table, "sample")
     out["np_gap"] = rs.change_text(rs.paired_delta(r, "no_positive", "avg_gap", "skip", "add_one"))
     out["np_forget"] = rs.change_text(rs.paired_delta(r, "no_positive", "acc_forget_train", "skip", "add_one"))
     return out
@@ -137,7 +133,7 @@ def sampling(profile: str = PROFILE) -> dict[str, Any]:
 def forget_sets(profile: str = PROFILE) -> dict[str, Any]:
     """The forget-set page (sample task): its size and how its samples are chosen."""
     table = rs.ablation_both(profile)
-    r = _rows(table, "sample")
+    r = rs.task_rows(table, "sample")
     out: dict[str, Any] = {**_figure(table, "num_forget", profile), **_figure(table, "forget_selection", profile),
                            "nf_default": rs.value_label(rs.knob_default("num_forget", profile, "ablation_sample"))}
     sizes = rs.knob_stats(r, "num_forget", ["avg_gap", "epochs", "acc_forget_train", "retrain_acc_forget_train"])
@@ -169,7 +165,7 @@ def stopping(profile: str = PROFILE) -> dict[str, Any]:
     out: dict[str, Any] = {**_figure(table, "stop_rule", profile), "max_passes": _cu_defaults()["max_passes"],
                            "val_forget": str(rs.split_sizes(table, "class").get("val_forget", "–"))}
     for task in rs.TASKS:
-        r = _rows(table, task)
+        r = rs.task_rows(table, task)
         for rule in ("val", "test", "no_heldout"):
             out[f"sr_{task}_{rule}_passes"] = rs.mean_text(rs.value_mean(r, "stop_rule", rule, "epochs"))
             out[f"sr_{task}_{rule}_gap"] = rs.mean_text(rs.value_mean(r, "stop_rule", rule, "avg_gap"))
@@ -187,7 +183,7 @@ def architecture(profile: str = PROFILE) -> dict[str, Any]:
     for knob, (base, other) in {"head": ("supcon", "linear"), "model": ("cnn4", "vit_tiny")}.items():
         out.update(_figure(table, knob, profile))
         for task in rs.TASKS:
-            r, util = _rows(table, task), rs.UTILITY[task]
+            r, util = rs.task_rows(table, task), rs.UTILITY[task]
             out[f"{knob}_{task}_gap"] = rs.change_text(rs.paired_delta(r, knob, "avg_gap", base, other))
             out[f"{knob}_{task}_passes"] = rs.change_text(rs.paired_delta(r, knob, "epochs", base, other),
                                                           unit="passes")

@@ -28,16 +28,12 @@ MARGIN = 2.0  # points above chance (or above Retrain's own deviation from it) b
 NOT_RUN = "Not run yet."
 
 
-def _task_rows(df: pd.DataFrame, task: str) -> pd.DataFrame:
-    return df[df["task"] == task] if not df.empty else df
-
-
 def attack_stats(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per task of `rs.TASKS` with rows in `df` (`report.canonical` sub-runs): `report.mean_std` of `COLUMNS` per
     method (columns method, <col>, <col>_std, n), Retrain first, the original model last, the others by name."""
     out = {}
     for task in rs.TASKS:
-        rows = _task_rows(df, task)
+        rows = rs.task_rows(df, task)
         if rows.empty:
             continue
         stats = report.mean_std(rows, ["method"], list(COLUMNS))
@@ -60,7 +56,7 @@ def attack_markdown(stats: pd.DataFrame | None, profile: str, task: str) -> str:
 
 def attack_caption(df: pd.DataFrame, task: str, profile: str) -> str:
     """Provenance of one task's rows, or "Not run yet."."""
-    rows = _task_rows(df, task)
+    rows = rs.task_rows(df, task)
     return NOT_RUN if rows.empty else rs.provenance(rows, profile)
 
 

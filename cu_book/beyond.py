@@ -1,6 +1,5 @@
 """What the pages of the "Beyond the paper" chapter share: a table or the note that stands in for it, the colours of
-where a method acts (`cu_book.report_studies.method_space`) and their legend, which profiles feed the chapter,
-and the paper's transcribed tables (`paper_tables`, also read by `cu_book.figure2`).
+where a method acts (`cu_book.report_studies.method_space`) and their legend, and which profiles feed the chapter.
 
 The chapter's readers (`cu_book.baselines`, `cu_book.attack_readings`, `cu_book.cost_readings`, `cu_book.probe`)
 call these instead of each writing its own copy.
@@ -11,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from cu_book import report
 from cu_book.report_studies import markdown_table, note_table
-from cu_core.paths import project_root
 
 # Where a method acts, in the order of the legends; "reference" holds Retrain and the original model.
 SPACES = ["representation", "output", "input", "weights", "retain data only", "reference"]
@@ -55,14 +52,9 @@ def chapter_profiles(profiles: list[str] | None = None, root: str | Path | None 
     "none"; a sentence naming those not found, or "All three were found."). Runs still being written sit in
     hidden staging folders and do not count."""
     profiles = profiles or CHAPTER_PROFILES
-    found = [p for p in profiles if not report.subruns(p, root=root).empty]
+    found = report.available(list(profiles), root)
     missing = [p for p in profiles if p not in found]
     found_text = ", ".join(f"`{p}`" for p in found) if found else "none"
     missing_text = ("Not found at build time: " + ", ".join(f"`{p}`" for p in missing) + "; the pages say what "
                     "this leaves out.") if missing else ("All three were found." if len(profiles) == 3 else "All were found.")
     return found_text, missing_text
-
-
-def paper_tables() -> dict[str, Any]:
-    """The paper's tables and Figure 2 as transcribed in `book/data/paper_tables.yaml`."""
-    return yaml.safe_load((project_root() / "book" / "data" / "paper_tables.yaml").read_text())

@@ -16,7 +16,7 @@ import pandas as pd
 
 from cu_book import costs
 from cu_book import report
-from cu_book.beyond import paper_tables
+from cu_book.paper_compare import paper_tables
 from cu_core.experiments.grid import load_profile
 
 TASKS = {"class": "class 5", "s500": "500 samples", "s4500": "4,500 samples"}  # key in glue names → task label

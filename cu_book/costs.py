@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cu_book import report
+from cu_book.paper_compare import paper_tables
 from cu_core.experiments.grid import expand, load_profile, profiles as known_profiles
-from cu_core.paths import project_root, results_dir
+from cu_core.paths import results_dir
 from cu_core.results import read_metrics
 from cu_core.unlearn import METHODS
 
@@ -90,7 +90,7 @@ def cost_runs(profile: str, root: str | Path | None = None) -> pd.DataFrame:
 def paper_ratios(tables: dict[str, Any] | None = None) -> pd.DataFrame:
     """The paper's times as % of its Retrain's for the same model: task, method, model, pct (Table 3: class 5,
     Table 7: 500 samples; RN18 gives CU's 3.1 % and 6.4 %)."""
-    tables = tables or yaml.safe_load((project_root() / "book" / "data" / "paper_tables.yaml").read_text())
+    tables = tables or paper_tables()
     frames = []
     for task, name in PAPER_TABLES.items():
         p = report.paper_table(tables, name)

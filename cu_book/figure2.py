@@ -16,7 +16,7 @@ import pandas as pd
 
 from cu_book import report
 from cu_book import scales
-from cu_book.beyond import paper_tables
+from cu_book.paper_compare import paper_tables
 
 END = "end of pass 1"
 EVALS = {END: "first_pass"}  # each sub-run's forget accuracy (%) at the end of its first pass

@@ -3,13 +3,23 @@ side-by-side display table, and a claim's rule applied per model (a verdict).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from cu_core.experiments.validate_tables import PAPER_TABLES, load_paper_tables
 from cu_core.unlearn.registry import PAPER_NAMES
 
 from .formatting import fmt, mean_std, natural_key
+
+
+
+def paper_tables(path: str | Path = PAPER_TABLES) -> dict[str, Any]:
+    """The paper's tables and Figure 2 as transcribed in `book/data/paper_tables.yaml`, validated against their
+    schema (`cu_core.experiments.validate_tables.load_paper_tables`)."""
+    return load_paper_tables(path)
+
 
 # The paper's column names (book/data/paper_tables.yaml) -> cu_core method names.
 PAPER_METHODS = PAPER_NAMES  # the paper's column and legend names -> method names

@@ -34,13 +34,8 @@ def found_profiles(profiles: Sequence[str] = PROFILES, root: str | Path | None =
     """The profiles of `profiles` that have results, as Markdown code ('`quick`, `ablations`'), or 'none'."""
     from . import report
 
-    found = [p for p in profiles if not report.subruns(p, root=root).empty]
+    found = report.available(list(profiles), root)
     return ", ".join(f"`{p}`" for p in found) or "none"
-
-
-def task_rows(table: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The rows of one task (column `task`) of a results table; the table itself when it is empty."""
-    return table[table["task"] == task] if not table.empty else table
 
 
 def default_runs(profile: str = "quick", root: str | Path | None = None) -> pd.DataFrame:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .questions import task_rows
 from .report import provenance
-from .report_studies import (TASKS, UTILITY, fmt_pm, knob_stats, markdown_table, mean_text, note_table,
+from .report_studies import (TASKS, task_rows, UTILITY, fmt_pm, knob_stats, markdown_table, mean_text, note_table,
                              value_mean)
 
 #: The numbers of the forget-selection table: `ablation_table` column → display name.

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from .questions import run_logs, task_rows
-from .report_studies import TASKS, fmt_pm, knob_rows, placeholder_figure
+from .questions import run_logs
+from .report_studies import TASKS, fmt_pm, knob_rows, placeholder_figure, task_rows
 
 #: The two terms of Eq. (7) in `history.csv`: column → axis label.
 LOSS_TERMS = [("loss_ul", "contrastive term $\\mathcal{L}_{UL}$"), ("loss_ce", "cross-entropy on the retain batch")]

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .questions import task_rows
 from .report import provenance
-from .report_studies import (TASKS, UTILITY, cap_text, knob_default, knob_stats, markdown_table, mean_text,
+from .report_studies import (TASKS, task_rows, UTILITY, cap_text, knob_default, knob_stats, markdown_table, mean_text,
                              note_table, paired_delta, placeholder_figure, value_label, value_mean)
 
 RULES = ("val", "test", "no_heldout")

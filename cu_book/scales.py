@@ -129,5 +129,5 @@ def profiles_power_table(profiles: list[str], tolerance: float = 5.0, root: Any 
 
 def profiles_power_caption(profiles: list[str], root: Any = None) -> str:
     """Provenance of the attack results of each profile in `profiles` that has any (the table's caption)."""
-    return " ".join(report.provenance(report.canonical(report.subruns(p, root=root)), p, "the attacks")
-                    for p in profiles if not report.subruns(p, root=root).empty)
+    found = {p: runs for p in profiles if not (runs := report.subruns(p, root=root)).empty}  # each read once
+    return " ".join(report.provenance(report.canonical(runs), p, "the attacks") for p, runs in found.items())

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from . import claims, power, report, scales
+from . import claims, paper_compare, power, report, scales
 from .time_ratios import RATIOS, paper_ratios, precision_note, retrain_time, with_ratios
 
 CLASS_EVALS = {"D^r_ts": "acc_retain_test", "D^u_tr": "acc_forget_train", "D^u_ts": "acc_forget_test"}
@@ -168,4 +167,4 @@ PAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 def values(name: str, paper_tables: str | Path) -> dict[str, Any]:
     """{glue name: value} for reproduction page `name` ("table1" … "table7"); `paper_tables` is
     `book/data/paper_tables.yaml`."""
-    return PAGES[name](yaml.safe_load(Path(paper_tables).read_text()))
+    return PAGES[name](paper_compare.paper_tables(paper_tables))

@@ -67,17 +67,23 @@ def _claim_worker(root: str, folders: list[str], barrier, results) -> None:
 
 
 @pytest.mark.slow
+def _run_all(procs: list, results) -> list:
+    """Start every process, collect one result from each, and check that all of them exited cleanly."""
+    for p in procs:
+        p.start()
+    out = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return out
+
+
 def test_racing_processes_give_exactly_one_holder_per_run(tmp_path):
     folders = [f"profile/exp{i % 4}/run-{i:02d}" for i in range(N_RUNS)]
     barrier, results = SPAWN.Barrier(N_PROCESSES), SPAWN.Queue()
     procs = [SPAWN.Process(target=_claim_worker, args=(str(tmp_path), folders, barrier, results))
              for _ in range(N_PROCESSES)]
-    for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    outcomes = _run_all(procs, results)
     assert sum(o[3] for o in outcomes) == 0  # never two holders at once
     for name in folders:
         holders = (tmp_path / f"{name}.holders").read_text().split()
@@ -265,12 +271,7 @@ def test_two_processes_that_need_one_checkpoint_train_it_once(tmp_path):
     # the first trains slowly (1 s per epoch on top of the work); the second asks for it 0.5 s later
     procs = [SPAWN.Process(target=_train_worker, args=(str(tmp_path), 2, slow, delay, barrier, results))
              for slow, delay in ((1.0, 0.0), (0.0, 0.5))]
-    for p in procs:
-        p.start()
-    out = [results.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    out = _run_all(procs, results)
     trained = [o for o in out if not o["cache_hit"]]
     loaded = [o for o in out if o["cache_hit"]]
     assert len(trained) == 1 and len(loaded) == 1  # trained once

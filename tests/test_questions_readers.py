@@ -18,6 +18,7 @@ from cu_book import questions_knobs as qk  # noqa: E402
 from cu_book import questions_losses as ql  # noqa: E402
 from cu_book import questions_spaces as qsp  # noqa: E402
 from cu_book import questions_stopping as qs  # noqa: E402
+from cu_book import report_studies as rs  # noqa: E402
 from cu_book.questions_exercises import EXERCISES  # noqa: E402
 
 
@@ -52,8 +53,8 @@ def test_run_logs_reads_each_runs_file_with_its_columns(tmp_path):
     assert list(logs.columns) == ["pass", "forget_acc", "task", "seed"]
     assert logs["seed"].tolist() == [0, 0, 2] and logs["pass"].tolist() == [1, 2, 3]
     assert q.run_logs(runs, "history.csv").empty
-    assert q.task_rows(runs, "sample")["seed"].tolist() == [2]
-    assert q.task_rows(runs.iloc[0:0], "class").empty
+    assert rs.task_rows(runs, "sample")["seed"].tolist() == [2]
+    assert rs.task_rows(runs.iloc[0:0], "class").empty
 
 
 def test_exercises_are_numbered_and_their_commands_checked():

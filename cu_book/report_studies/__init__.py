@@ -16,7 +16,7 @@ against the parameters the templates declare.
 from __future__ import annotations
 
 from ..report import provenance
-from ._common import TASKS, run_parameters, split_subrun, value_label, fmt_pm, markdown_table, note_table, delta_text, change_text, mean_text
+from ._common import TASKS, run_parameters, split_subrun, task_rows, value_label, fmt_pm, markdown_table, note_table, delta_text, change_text, mean_text
 from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablation_both, knob_default, knob_rows, knob_stats, value_mean, split_sizes, cap_text, paired_delta, best_value
 from .ablation_overview import coverage, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
@@ -25,6 +25,7 @@ from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rul
 from .exercises import check_command, exercises_markdown
 
 __all__ = [
+    "task_rows",
     "ABLATION_METRICS",
     "METHOD_SPACE",
     "SLOTS",

@@ -51,6 +51,11 @@ def value_label(value: Any) -> str:
     return f"{number:g}" if number is not None else str(value)
 
 
+def task_rows(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The rows of one task (column `task`) of a results table; the table itself when it is empty."""
+    return table[table["task"] == task] if not table.empty else table
+
+
 fmt_pm = fmt  # one formatter for mean ± std: cu_book.report.fmt
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._common import fmt_pm, mean_text
+from ._common import fmt_pm, mean_text, task_rows
 from .ablations import best_value, knob_stats, value_mean
 
 #: The utility a task keeps: remaining-class test accuracy (class task), test accuracy (sample task).
@@ -14,7 +14,7 @@ UTILITY = {"class": "acc_retain_test", "sample": "acc_test"}
 
 def utility_cost(table: pd.DataFrame, value: str, task: str) -> float:
     """Points of utility CU loses against Retrain at one value of the `model` knob (mean over seeds; NaN if absent)."""
-    rows = table[table["task"] == task] if not table.empty else table
+    rows = task_rows(table, task)
     kept = value_mean(rows, "model", value, UTILITY[task])["mean"]
     retrain = value_mean(rows, "model", value, "retrain_" + UTILITY[task])["mean"]
     return retrain - kept
