@@ -63,12 +63,15 @@ install: $(STAMP)
 torch-index:
 	@$(choose_torch_index)
 
-# The default (smallest) experiment: original and retrained model on digits → data/results/quickstart/.
+# The default (smallest) experiment: original and retrained model on digits, written to an ignored folder
+# (book/_build/quickstart-results/quickstart/) so that `make book` rewrites no tracked file; the book's quickstart
+# page reads it through CU_QUICKSTART_RESULTS_DIR (a bare `jupyter-book build` reads data/results/quickstart/).
+QUICKSTART_RESULTS := book/_build/quickstart-results
 results: $(STAMP)
-	$(BIN)/python -m cu_core quickstart
+	$(BIN)/python -m cu_core quickstart --results-dir $(QUICKSTART_RESULTS)
 
 book: results
-	$(BIN)/jupyter-book build book --all -W -n --keep-going
+	CU_QUICKSTART_RESULTS_DIR=$(CURDIR)/$(QUICKSTART_RESULTS) $(BIN)/jupyter-book build book --all -W -n --keep-going
 
 # tests/test_browser.py opens the built book in headless Chromium: install Debian's package when it is missing
 # and we are root (as on CI); otherwise say so and go on (that test then skips, naming the reason).

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import nn
 
+from cu_book.formatting import device_text
 from cu_core.config import RunConfig
 from cu_core.metrics import split_accuracies
 from cu_core.references import Prepared
@@ -82,7 +83,7 @@ def run_readings(cfg: RunConfig, prep: Prepared, original: Any, runs: Mapping[st
     `original` is `train_reference`'s result (its `seconds` is the recorded training time); `seconds` the cell's.
     """
     passes = {rule: pd.DataFrame(run.passes) for rule, run in runs.items()}
-    device = device_description(prep.device)
+    device = device_text(device_description(prep.device))
     sizes = prep.split.sizes()
     b = ContrastiveConfig().batch_size_for(prep.split.task)
     out = {

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cu_book.formatting import commit_text, device_text
 from cu_core.data import cifar_archive
 from cu_core.data.datasets import load_dataset
 from cu_core.paths import data_dir
@@ -62,14 +63,14 @@ def environment_table(recorded_runs: dict[str, list[dict[str, Any]]]) -> pd.Data
 
 
 def recorded_table(recorded_runs: dict[str, list[dict[str, Any]]]) -> pd.DataFrame | str:
-    """Per profile with runs: its device(s) and git commit(s) ('+dirty' kept); a sentence when there are none."""
+    """Per profile with runs: its device(s) and git commit(s) (a commit made from a checkout
+    with uncommitted changes marked so, `formatting.commit_text`); a sentence when there are none."""
     rows = []
     for name, runs in recorded_runs.items():
         if not runs:
             continue
-        commits = sorted({str(m.get("git_commit"))[:12] + ("+dirty" if "+dirty" in str(m.get("git_commit")) else "")
-                          for m in runs})
-        rows.append({"profile": name, "device(s)": "; ".join(sorted({str(m["device"]) for m in runs})),
+        commits = sorted({commit_text(m.get("git_commit")) for m in runs})
+        rows.append({"profile": name, "device(s)": "; ".join(sorted({device_text(m["device"]) for m in runs})),
                      "git commit(s)": ", ".join(commits)})
     return pd.DataFrame(rows).set_index("profile") if rows else NO_RESULTS
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from cu_book.formatting import device_text
 from cu_book.repeat_training import repeated_trainings
 from cu_book.run_times import profile_time
 from cu_core.experiments.grid import expand, load_profile
@@ -36,7 +37,7 @@ def times_table(profiles: Sequence[str], summaries: Mapping[str, list[dict[str, 
         seconds = sum(float(m["seconds"].get("train", 0)) + float(m["seconds"].get("eval", 0)) for m in quickstart)
         rows.append({"profile": "quickstart (make book)", "runs finished": f"{len(quickstart)} of 2",
                      "wall time": clock(seconds), "compute": clock(seconds), f"{cores} drivers, at best": "–",
-                     "longest run": "–", "device(s)": "; ".join(sorted({m["device"] for m in quickstart}))})
+                     "longest run": "–", "device(s)": "; ".join(sorted({device_text(m["device"]) for m in quickstart}))})
         readings["wall_quickstart"] = clock(seconds)
     for name in profiles:
         runs = summaries[name]
@@ -52,7 +53,7 @@ def times_table(profiles: Sequence[str], summaries: Mapping[str, list[dict[str, 
                      "compute": clock(t["compute_s"]) if runs else "–",
                      f"{cores} drivers, at best": clock(t["bound_s"]) if runs else "–",
                      "longest run": f"{t['longest_run']} ({clock(t['longest_s'])})" if runs else "–",
-                     "device(s)": "; ".join(sorted({m["device"] for m in runs})) or "–"})
+                     "device(s)": "; ".join(sorted({device_text(m["device"]) for m in runs})) or "–"})
     return pd.DataFrame(rows).set_index("profile"), readings
 
 

@@ -48,3 +48,32 @@ def natural_key(name: str) -> tuple[str, int]:
     """Sort key that puts resnet18 before resnet34 before resnet101."""
     match = re.search(r"\d+", name)
     return (name[:match.start()] if match else name, int(match.group()) if match else -1)
+
+
+def device_text(device: Any) -> str:
+    """A recorded device description as the book prints it: 'cpu (1 threads, …)' -> 'cpu (1 thread, …)'."""
+    return re.sub(r"\b1 threads\b", "1 thread", str(device))
+
+
+def commit_text(commit: Any, digits: int = 12) -> str:
+    """A recorded git commit as the book prints it: its first `digits` hex digits, and '(uncommitted changes)'
+    instead of the '+dirty' marker; 'not recorded' when missing."""
+    if not commit or str(commit) == "None":
+        return "not recorded"
+    text = str(commit)
+    dirty = text.endswith("+dirty")
+    return text.removesuffix("+dirty")[:digits] + (" (uncommitted changes)" if dirty else "")
+
+
+def shown_path(path: Any) -> str:
+    """A folder as the book prints it: relative to the repository root when inside it (no machine path), else
+    only its last two parts after '…/'."""
+    from pathlib import Path
+
+    from cu_core.paths import project_root
+
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(project_root().resolve()).as_posix() or "."
+    except ValueError:
+        return "…/" + "/".join(p.parts[-2:])

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from .formatting import commit_text, device_text, shown_path
+
 RUNS = ("original", "retrain")
 SPLITS = {  # key in metrics["acc"] -> row label
     "forget_train": "Forget set: training images",
@@ -28,11 +30,18 @@ SELECTED_ON = {"val": "the whole validation split",
                "val_retain": "the validation images of the remaining classes"}
 
 
+#: Set by `make book` to the ignored folder its quickstart runs write (book/_build/quickstart-results), so that
+#: building the book rewrites no tracked file; a bare `jupyter-book build` reads the committed runs instead.
+QUICKSTART_ENV = "CU_QUICKSTART_RESULTS_DIR"
+
+
 def results_folder(start: str | Path | None = None) -> Path:
-    """$CU_RESULTS_DIR, else <repo root>/data/results: the repository root is the first folder at or above
-    `start` (default: the working directory, the page's folder) that holds both cu_core/ and book/."""
-    if os.environ.get("CU_RESULTS_DIR"):
-        return Path(os.environ["CU_RESULTS_DIR"]).expanduser().resolve()
+    """$CU_QUICKSTART_RESULTS_DIR, else $CU_RESULTS_DIR, else <repo root>/data/results: the repository root is the
+    first folder at or above `start` (default: the working directory, the page's folder) that holds both cu_core/
+    and book/."""
+    for name in (QUICKSTART_ENV, "CU_RESULTS_DIR"):
+        if os.environ.get(name):
+            return Path(os.environ[name]).expanduser().resolve()
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "cu_core").is_dir() and (folder / "book").is_dir():
@@ -60,12 +69,13 @@ def load_runs(results: Path, profile: str = "quickstart", runs: tuple[str, ...] 
 
 
 def run_summary(results: Path, metrics: dict[str, dict[str, Any]]) -> str:
-    """The results folder and, per run, its dataset, model, hardware, seed, commit and whether its weights came
+    """The results folder (relative to the repository) and, per run, its dataset, model, hardware, seed, commit and whether its weights came
     from the checkpoint cache, one line each."""
-    lines = [f"results folder: {results}"]
+    lines = [f"results folder: {shown_path(results)}"]
     for kind, m in metrics.items():
         lines += [f"{kind}:", f"  dataset  {m['dataset']}", f"  model    {m['config']['model']['name']}",
-                  f"  hardware {m['device']}, seed {m['seed']}", f"  commit   {m.get('git_commit') or 'not recorded'}",
+                  f"  hardware {device_text(m['device'])}, seed {m['seed']}",
+                  f"  commit   {commit_text(m.get('git_commit'))}",
                   f"  from checkpoint cache: {bool(m.get('cache_hit'))}"]
     return "\n".join(lines)
 
@@ -87,7 +97,8 @@ def provenance_fields(metrics: dict[str, dict[str, Any]]) -> dict[str, str]:
     """dataset, model, device and seed of the runs (`one_or_both`)."""
     return {"dataset": one_or_both(metrics, lambda m: m["dataset"]),
             "model": one_or_both(metrics, lambda m: m["config"]["model"]["name"]),
-            "device": one_or_both(metrics, lambda m: m["device"]), "seed": one_or_both(metrics, lambda m: m["seed"])}
+            "device": one_or_both(metrics, lambda m: device_text(m["device"])),
+            "seed": one_or_both(metrics, lambda m: m["seed"])}
 
 
 def glue_values(metrics: dict[str, dict[str, Any]], profile: str = "quickstart") -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cu_book.formatting import commit_text, device_text
 from cu_core.paths import results_dir
 from cu_core.results import read_metrics, visible
 
@@ -39,8 +40,8 @@ def repeated_trainings(profile: str, root: str | Path | None = None) -> pd.DataF
         accs = sorted(100 * float(m["acc"]["test"]) for m in found)
         rows.append({"checkpoint": checkpoint, "kind": found[0]["kind"], "seed": found[0]["seed"],
                      "trainings": len(found), "test_acc": accs, "spread": accs[-1] - accs[0],
-                     "devices": sorted({str(m["device"]) for m in found}),
-                     "commits": sorted({str(m.get("git_commit"))[:8] for m in found})})
+                     "devices": sorted({device_text(m["device"]) for m in found}),
+                     "commits": sorted({commit_text(m.get("git_commit"), 8) for m in found})})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -18,6 +18,7 @@ from cu_core.results import scan_subruns, visible
 
 # the formatting and the paper's tables, read by the pages as `report.<name>` too
 from .formatting import as_finite, fmt, formatted, mean_std, natural_key  # noqa: F401
+from .formatting import device_text
 from .paper_compare import (PAPER_METHODS, judge, nested, ours_long, paper_count, paper_table,  # noqa: F401
                             side_by_side, verdict)
 
@@ -77,7 +78,7 @@ def subruns(profile: str, experiment: str | None = None, root: str | Path | None
                 row = flatten(metrics, rel[-1])
                 row.update(profile=profile, experiment=rel[0], run_id=rel[1],
                            num_forget=metrics["config"]["split"]["num_forget"] if row["task"] == "sample" else None,
-                           hardware=metrics["device"], epochs_trained=metrics["config"]["train"]["epochs"],
+                           hardware=device_text(metrics["device"]), epochs_trained=metrics["config"]["train"]["epochs"],
                            forget_class=metrics["config"]["split"]["forget_class"] if row["task"] == "class" else None,
                            data=metrics["config"]["data"]["dataset"], path=str(folder))
             except (KeyError, TypeError, ValueError) as err:  # valid by the schema, yet not a table row

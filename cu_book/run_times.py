@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from cu_book.formatting import device_text
 from cu_core.paths import results_dir
 from cu_core.results import read_metrics, visible
 
@@ -82,7 +83,7 @@ def run_times(profile: str, root: str | Path | None = None) -> pd.DataFrame:
         rows.append({"experiment": folder.parent.name, "run_id": folder.name, "wall_s": wall,
                      "compute_s": train + work if subs else wall, "train_s": train, "sub_runs": len(subs),
                      "attempts": len(summary.get("attempts") or [wall]),
-                     "device": summary.get("device", "")})
+                     "device": device_text(summary.get("device", ""))})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -53,8 +54,15 @@ def book_results(tmp_path_factory, digits_runs):
 @pytest.fixture(scope="session")
 def book_html(tmp_path_factory, book_results):
     """The whole book, built once per session from a copy with the -W -n gate, against `book_results`
-    (tests/test_book.py checks its HTML, tests/test_browser.py opens it in Chromium)."""
+    (tests/test_book.py checks its HTML, tests/test_browser.py opens it in Chromium). With $CU_BOOK_HTML set to a
+    built book's html folder (e.g. book/_build/html after `make book`), that build is used instead: the pages
+    then show the committed results, not only the quickstart."""
     from test_book import build, copy_book, tail
+
+    if os.environ.get("CU_BOOK_HTML"):
+        out = Path(os.environ["CU_BOOK_HTML"]).resolve()
+        assert (out / "intro.html").is_file(), f"CU_BOOK_HTML={out} holds no built book (no intro.html)"
+        return out
 
     book = copy_book(tmp_path_factory.mktemp("book") / "book")
     proc = build(book, book_results)

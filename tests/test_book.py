@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from cu_book.formatting import device_text
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +205,8 @@ def test_quickstart_numbers_match_metrics(html, results):
 
     caption = text_of(re.search(r"<caption.*?</caption>", table.group(0), re.S).group(0))
     m = metrics["original"]
-    for item in (m["dataset"], m["config"]["model"]["name"], m["device"], f"Seed: {m['seed']}",
+    device = device_text(m["device"])  # as the book prints it ("1 thread", not "1 threads")
+    for item in (m["dataset"], m["config"]["model"]["name"], device, f"Seed: {m['seed']}",
                  "Profile: quickstart"):
         assert item in caption, f"{item!r} missing from table caption {caption!r}"
 
@@ -216,7 +219,17 @@ def test_quickstart_numbers_match_metrics(html, results):
     figure = re.search(r'<figure[^>]*id="fig-quickstart-curves".*?</figure>', page, re.S)
     assert figure and "<img" in figure.group(0), "training-curve figure missing"
     fig_caption = text_of(figure.group(0))
-    assert m["dataset"] in fig_caption and m["device"] in fig_caption and "quickstart" in fig_caption
+    assert m["dataset"] in fig_caption and device in fig_caption and "quickstart" in fig_caption
+
+
+def test_pages_have_no_text_glitches(html):
+    """No typographic dash in a command, no LaTeX in a title or link, no '+dirty', no machine path, no '1 threads'
+    (issue 21; the checks are `test_book_text.html_problems`)."""
+    from test_book_text import html_problems
+
+    problems = [f"{page.relative_to(html)}: {p}" for page in pages(html)
+                for p in html_problems(page.read_text(encoding="utf-8", errors="replace"))]
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:60])
 
 
 # --------------------------------------------------------------------------- (d)
