@@ -167,13 +167,18 @@ def figure2_rules(courses: dict[str, pd.DataFrame], tol: float = 5.0, not_yet: f
             "batch": batch}
 
 
+def paper_end() -> dict[str, dict[str, float]]:
+    """The paper's readings as the rules take them: {method: {END: the last point of its curve, in %}}."""
+    return {report.PAPER_METHODS[name]: {END: 100 * pts[-1][1]} for name, pts in paper_figure2()["curves"].items()}
+
+
 def figure2_verdicts(shown: list[scales.Scale], courses: dict[str, pd.DataFrame], tol: float = 5.0,
                      not_yet: float = 50.0) -> dict[str, tuple[str, str, str]]:
     """Per rule of `figure2_rules`: (our verdict over the scales shown, its reasons, the verdict on the paper's
     readings: the last point of each curve)."""
-    paper_end = {report.PAPER_METHODS[name]: {END: 100 * pts[-1][1]} for name, pts in paper_figure2()["curves"].items()}
+    paper = paper_end()
     out = {}
     for key, rule in figure2_rules(courses, tol, not_yet).items():
         text, why = scales.verdicts(rule, shown, EVALS, curves())
-        out[key] = (text, why, report.verdict(rule(paper_end)[0]))
+        out[key] = (text, why, report.verdict(rule(paper)[0]))
     return out

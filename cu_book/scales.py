@@ -82,12 +82,19 @@ def verdicts(rule: Callable[[dict], tuple[bool | None, str]], scales: list[Scale
         text = powered_verdict(ok, check, refute=refute)
         reason = why.rstrip(".") + "." + (f" Not testable: {check.reason}." if text == NOT_TESTABLE else "")
         results.append((scale, text, reason))
-    texts = {t for _, t, _ in results}
-    verdict = (results[0][1] if len(texts) == 1
-               else "; ".join(f"{t} ({SHORT.get(s.profile, s.profile)})" for s, t, _ in results))
+    verdict = joined_verdict([(s.profile, t) for s, t, _ in results])
     if len(results) == 1:
         return verdict, results[0][2].rstrip(".") + "."
     return verdict, " ".join(f"{_upper_first(SHORT.get(s.profile, s.profile))}: {r.rstrip('.')}." for s, _, r in results)
+
+
+def joined_verdict(per_scale: list[tuple[str, str]]) -> str:
+    """One verdict from (profile, verdict) pairs: the verdict once when all agree, else 'holds (memorising CPU
+    originals); does not hold (5-epoch CPU originals)'. The findings page and every reproduction page use it."""
+    texts = {t for _, t in per_scale}
+    if len(texts) == 1:
+        return per_scale[0][1]
+    return "; ".join(f"{t} ({SHORT.get(p, p)})" for p, t in per_scale)
 
 
 def _upper_first(text: str) -> str:

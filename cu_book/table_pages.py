@@ -18,8 +18,9 @@ SAMPLE_EVALS = {"D_ts": "acc_test", "D^u_tr": "acc_forget_train"}
 MIA_EVALS = {"D^u_tr": "paper_forget_member_rate", "D^r_tr": "paper_heldout_member_rate"}
 NO_SVHN = ("No profile has SVHN results: SVHN cannot be downloaded on the machines that produced this book's "
            "CPU results, and only the paper profile, run on a GPU machine with internet access, includes it. "
-           "The command is at the end of this page; until it has run, every verdict below reads \"not tested here\".")
+           "The command is at the end of this page; until it has run, every verdict below reads \"" + report.verdict(None) + "\".")
 NOT_YET = "No profile has SVHN results yet (why: the note at the top of this page)."
+Profiles = list[str] | None  # the profiles a page reads (None: `scales.pick_scales`'s default)
 CPU_TIMING = " CPU timings are noisy: the runs may have shared the cores with other jobs."
 
 
@@ -61,7 +62,7 @@ def _verdicts(rules: dict[str, claims.Rule], shown: list[scales.Scale], evals: d
         if shown or not svhn:
             text, why = scales.verdicts(rule, shown, evals, columns, power=(power_of or {}).get(key), refute=refute)
         else:
-            text, why = "not tested here", NOT_YET
+            text, why = report.verdict(None), NOT_YET
         out.update({f"{key}_verdict": text, f"{key}_why": why, f"{key}_paper": report.paper_count(rule, paper)})
     return out
 
@@ -78,11 +79,11 @@ def _num_forget(shown: list[scales.Scale], default: str = "–") -> str:
     return scales.first_value(shown, lambda s: f"{int(s.runs['num_forget'].iloc[0]):d}", default)
 
 
-def class_page(tables: dict[str, Any], name: str, svhn: bool = False) -> dict[str, Any]:
+def class_page(tables: dict[str, Any], name: str, svhn: bool = False, profiles: Profiles = None) -> dict[str, Any]:
     """Tables 1 (CIFAR-10) and 2 (SVHN): accuracies after forgetting a class."""
     columns = tables[name]["columns"]
     paper = report.paper_table(tables, name)
-    shown = scales.pick_scales(class_task(svhn))
+    shown = scales.pick_scales(class_task(svhn), preferred=profiles)
     classes = lambda s: ", ".join(str(int(c)) for c in sorted(set(s.runs["forget_class"])))  # noqa: E731
     ours = ({"ours_class": scales.first_value(shown, lambda s: "class " + classes(s), "none yet, see the note above")}
             if svhn else {"forget_class": scales.first_value(shown, classes)})
@@ -95,12 +96,12 @@ def class_page(tables: dict[str, Any], name: str, svhn: bool = False) -> dict[st
             "paper_gap": f"{paper_gap:.2f}"}
 
 
-def sample_page(tables: dict[str, Any], name: str, svhn: bool = False) -> dict[str, Any]:
+def sample_page(tables: dict[str, Any], name: str, svhn: bool = False, profiles: Profiles = None) -> dict[str, Any]:
     """Tables 4 (CIFAR-10) and 5 (SVHN): accuracies after forgetting random samples. Rule 2 is a test only where
     the untouched original would fail it (the power rule of the Table 6 page)."""
     columns, paper_forget = tables[name]["columns"], tables[name]["num_forget"]
     paper = report.paper_table(tables, name)
-    shown = scales.pick_scales(sample_task(paper_forget, svhn))
+    shown = scales.pick_scales(sample_task(paper_forget, svhn), preferred=profiles)
     power_of = {"forget": lambda s: power.runs_power(s.runs, "acc_forget_train", claims.SAMPLE_TOL_FORGET,
                                                      signal=False)}
     out = {**_common(shown, scales.table(paper, shown, SAMPLE_EVALS, columns), svhn),
@@ -119,12 +120,12 @@ def sample_page(tables: dict[str, Any], name: str, svhn: bool = False) -> dict[s
     return out
 
 
-def time_page(tables: dict[str, Any], name: str, task: str) -> dict[str, Any]:
+def time_page(tables: dict[str, Any], name: str, task: str, profiles: Profiles = None) -> dict[str, Any]:
     """Tables 3 (class task, seconds) and 7 (500 samples, minutes): each method's time as a share of Retrain's."""
     columns = tables[name]["columns"]
     paper = paper_ratios(tables, name)
     keep = class_task() if task == "class" else sample_task(tables[name]["num_forget"])
-    shown = [scales.Scale(s.profile, with_ratios(s.runs)) for s in scales.pick_scales(keep)]
+    shown = [scales.Scale(s.profile, with_ratios(s.runs)) for s in scales.pick_scales(keep, preferred=profiles)]
     table = report.side_by_side(paper, [(s.label, report.ours_long(s.runs, RATIOS, columns)) for s in shown],
                                 digits=1)
     raw = report.paper_table(tables, name)
@@ -142,12 +143,12 @@ def time_page(tables: dict[str, Any], name: str, task: str) -> dict[str, Any]:
             "neggrad_factor": f"{claims.NEGGRAD_FACTOR:g}"}
 
 
-def mia_page(tables: dict[str, Any], name: str = "table6") -> dict[str, Any]:
+def mia_page(tables: dict[str, Any], name: str = "table6", profiles: Profiles = None) -> dict[str, Any]:
     """Table 6: the paper's membership attack on the forget samples and held-out retain samples, with the
     power of each claim's test at our scale."""
     columns, paper_forget = tables[name]["columns"], tables[name]["num_forget"]
     paper = report.paper_table(tables, name)
-    shown = scales.pick_scales(sample_task(paper_forget, attacks=True))
+    shown = scales.pick_scales(sample_task(paper_forget, attacks=True), preferred=profiles)
     power_of = {key: (lambda s, c=column, t=tol: power.runs_power(s.runs, c, t))
                 for key, (column, tol) in claims.MIA_POWER.items()}
     return {**_common(shown, scales.table(paper, shown, MIA_EVALS, columns), svhn=False),
@@ -157,14 +158,26 @@ def mia_page(tables: dict[str, Any], name: str = "table6") -> dict[str, Any]:
             "power_table": power.power_table(shown), "power_cap": scales.captions(shown)}
 
 
-PAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "table1": lambda t: class_page(t, "table1"), "table2": lambda t: class_page(t, "table2", svhn=True),
-    "table3": lambda t: time_page(t, "table3", "class"), "table4": lambda t: sample_page(t, "table4"),
-    "table5": lambda t: sample_page(t, "table5", svhn=True), "table6": mia_page,
-    "table7": lambda t: time_page(t, "table7", "sample")}
+PAGES: dict[str, Callable[[dict[str, Any], Profiles], dict[str, Any]]] = {
+    "table1": lambda t, p: class_page(t, "table1", profiles=p),
+    "table2": lambda t, p: class_page(t, "table2", svhn=True, profiles=p),
+    "table3": lambda t, p: time_page(t, "table3", "class", p), "table4": lambda t, p: sample_page(t, "table4", profiles=p),
+    "table5": lambda t, p: sample_page(t, "table5", svhn=True, profiles=p), "table6": lambda t, p: mia_page(t, profiles=p),
+    "table7": lambda t, p: time_page(t, "table7", "sample", p)}
+# each page's rules (`cu_book.claims`), in the order its verdicts are listed
+RULES: dict[str, dict[str, claims.Rule]] = {
+    "table1": claims.CLASS_RULES, "table2": claims.CLASS_RULES, "table3": claims.CLASS_TIME_RULES,
+    "table4": claims.SAMPLE_RULES, "table5": claims.SAMPLE_RULES, "table6": claims.MIA_RULES,
+    "table7": claims.SAMPLE_TIME_RULES}
 
 
-def values(name: str, paper_tables: str | Path) -> dict[str, Any]:
+def paper_frame(tables: dict[str, Any], name: str) -> pd.DataFrame:
+    """The paper's numbers of page `name` as its rules read them (times as shares of Retrain's)."""
+    return paper_ratios(tables, name) if name in ("table3", "table7") else report.paper_table(tables, name)
+
+
+def values(name: str, paper_tables: str | Path, profiles: Profiles = None) -> dict[str, Any]:
     """{glue name: value} for reproduction page `name` ("table1" … "table7"); `paper_tables` is
-    `book/data/paper_tables.yaml`."""
-    return PAGES[name](paper_compare.paper_tables(paper_tables))
+    `book/data/paper_tables.yaml`; `profiles`: only these profiles' results (default: every CIFAR-10 scale with
+    results, else digits; `cu_book.scales.pick_scales`)."""
+    return PAGES[name](paper_compare.paper_tables(paper_tables), profiles)
