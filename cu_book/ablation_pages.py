@@ -62,6 +62,27 @@ def _lambda_ul(r: pd.DataFrame, task: str) -> str:
             f"the lowest Avg. Gap, {rs.fmt_pm(best['mean'], best['std'])} points, is reached at λ_UL = {best['label']}")
 
 
+def _lambda_ul_end(r: pd.DataFrame, task: str, cap: int) -> str:
+    """Whether a weaker contrastive term changes only the number of passes or also where the run ends (the
+    forget-set accuracy at the stop, across the values of λ_UL), and which values had a run end at the pass cap."""
+    stats = rs.knob_stats(r, "lambda_ul", ["acc_forget_train", "epochs"]).dropna(subset=["acc_forget_train"])
+    if stats.empty:
+        return "The end points of the λ_UL runs were not measured yet."
+    lo, hi = stats.loc[stats["acc_forget_train"].idxmin()], stats.loc[stats["acc_forget_train"].idxmax()]
+    spread = float(hi["acc_forget_train"] - lo["acc_forget_train"])
+    rows = rs.knob_rows(r, "lambda_ul")
+    capped = [f"λ_UL = {lab} ({int((p >= cap).sum())} of {len(p)} run{'' if len(p) == 1 else 's'})"
+              for lab, p in ((lab, pd.to_numeric(part["epochs"], errors="coerce"))
+                             for lab, part in rows.groupby("label", sort=False)) if (p >= cap).any()]
+    text = (f"The end point moves too: at the stop the forget-set accuracy ranges from {lo['acc_forget_train']:.1f} % "
+            f"(λ_UL = {lo['label']}) to {hi['acc_forget_train']:.1f} % (λ_UL = {hi['label']}), so the weight changes "
+            "where the stopping rule fires, not only how many passes it takes." if spread > 5 else
+            f"The end point barely moves (forget-set accuracy at the stop between {lo['acc_forget_train']:.1f} % and "
+            f"{hi['acc_forget_train']:.1f} %): a weaker contrastive term mostly costs more passes.")
+    return text + (" Runs that hit the " + str(cap) + "-pass cap, where the rule never fired: " + "; ".join(capped) + "."
+                   if capped else f" No run hit the {cap}-pass cap.")
+
+
 def _variant_diff(r: pd.DataFrame) -> list[float]:
     """Per seed, the largest difference between the paper's and the official code's variant over five columns."""
     cols = ["acc_forget_train", "acc_retain_train", "acc_test", "avg_gap", "epochs"]
@@ -92,6 +113,7 @@ def losses(profile: str = PROFILE) -> dict[str, Any]:
         out[f"lce_{task}_passes0"] = rs.mean_text(rs.value_mean(r, "lambda_ce", 0, "epochs"))
         out[f"lce_{task}_retain0"] = rs.mean_text(rs.value_mean(r, "lambda_ce", 0, "acc_retain_train"), unit=" %")
         out[f"lul_{task}"] = _lambda_ul(r, task)
+        out[f"lul_{task}_end"] = _lambda_ul_end(r, task, ContrastiveConfig().max_passes)
         best = rs.best_value(r, "temperature")
         out[f"tau_{task}_util"] = rs.change_text(rs.paired_delta(r, "temperature", util, tau, 0.1))
         out[f"tau_{task}_best"] = ("–" if best["label"] is None else

@@ -116,8 +116,19 @@ def sample_page(tables: dict[str, Any], name: str, svhn: bool = False, profiles:
                          f"scores {retrain}." if shown else ("Without an SVHN run, the original's accuracy on the "
                                                              "forget samples and Retrain's are not known here yet."))
     else:
-        out.update(original_forget=original, retrain_forget=retrain)
+        out.update(original_forget=original, retrain_forget=retrain, diagnosis=_diagnosis(out))
     return out
+
+
+def _diagnosis(out: dict[str, Any]) -> str:
+    """Which of Table 4's claims do not hold at some scale, and where the book diagnoses it (the page links it)."""
+    failed = [str(i) for i, key in enumerate(claims.SAMPLE_RULES, 1) if report.verdict(False) in out[f"{key}_verdict"]]
+    if not failed:
+        return "No claim of this table fails at the scales shown."
+    which = f"Claim{'s' if len(failed) > 1 else ''} {', '.join(failed[:-1])}{' and ' if len(failed) > 1 else ''}"
+    return (which + failed[-1] + f" {'do' if len(failed) > 1 else 'does'} not hold here (the numbers are above). "
+            "The diagnosis page follows CU's stopping rule (Eq. 9) pass by pass to find out why CU stops where it "
+            "does, and compares two remedies:")
 
 
 def time_page(tables: dict[str, Any], name: str, task: str, profiles: Profiles = None) -> dict[str, Any]:

@@ -166,3 +166,21 @@ def test_chapter_shared_helpers(tmp_path):
     assert "note" not in beyond.table_or_note(pd.DataFrame({"a": [1]}), "note")
     assert beyond.table_or_note(pd.DataFrame(), "nothing yet") == rs.note_table("nothing yet")
     assert list(beyond.space_colours()) == beyond.SPACES
+
+
+@pytest.mark.parametrize("cu, verdict", [(8.0, "farther from Retrain than the untouched original model (8.0 against "
+                                               "2.0 points, 4.0 times as far)"),
+                                         (2.2, "not clearly closer to Retrain"), (0.5, None)])
+def test_baseline_findings_say_when_cu_is_farther_than_doing_nothing(monkeypatch, cu, verdict):
+    """Issue 21: CU four times farther than the original must not read 'not clearly closer'."""
+    from cu_book import report_studies as rs
+
+    monkeypatch.setattr(rs, "noise_floor", lambda rows: 0.5)
+    monkeypatch.setattr(rs, "original_gap", lambda rows: pd.Series({"mean": 2.0, "std": 0.5, "n": 3}))
+    stats = pd.DataFrame({"method": ["contrastive", "scrub", "retrain"], "avg_gap": [cu, 3.0, 0.0],
+                          "avg_gap_std": [0.1, 0.1, 0.0]}).sort_values("avg_gap")
+    text = baselines.findings(pd.DataFrame(), stats)
+    if verdict is None:
+        assert "farther" not in text and "not clearly" not in text
+    else:
+        assert verdict in text and ("not clearly" in text) == (cu < 3)

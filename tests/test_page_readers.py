@@ -90,3 +90,14 @@ def test_the_losses_page_reads_its_defaults():
     values = ablation_pages.losses()
     assert values["max_passes"] == "30"
     assert {f"lce_{t}_gap" for t in ("class", "sample")} <= values.keys()
+
+
+def test_table4_points_to_its_diagnosis():
+    """Issue 21: a 'does not hold' on Table 4 names the failing claims and leads to the diagnosis page."""
+    assert table_pages._diagnosis({"test_verdict": "holds", "forget_verdict": "holds", "best_verdict": "holds"}) == (
+        "No claim of this table fails at the scales shown.")
+    text = table_pages._diagnosis({"test_verdict": "does not hold", "forget_verdict": "not testable at this scale",
+                                   "best_verdict": "holds (digits); does not hold (5-epoch CPU originals)"})
+    assert text.startswith("Claims 1 and 3 do not hold here") and "diagnosis page" in text
+    one = table_pages._diagnosis({"test_verdict": "does not hold", "forget_verdict": "holds", "best_verdict": "holds"})
+    assert one.startswith("Claim 1 does not hold here")

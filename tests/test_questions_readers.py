@@ -177,3 +177,18 @@ def test_attack_text_and_power_on_the_quick_results(quick):
     assert f"calls {qa.fmt_pm(retrain.mean(), retrain.std())} % of the forget images members under Retrain" in text
     assert qa.power_text(quick).startswith("By the book's power rule") and qa.power_text(quick.iloc[0:0]) == ""
     assert qa.attack_text(sample.iloc[0:0]) == "The sample-task comparison has not been run yet."
+
+
+def test_knob_reading_reports_runs_at_the_pass_cap():
+    """Issue 21: a setting whose run hit the pass cap is reported as such, never praised as the best setting."""
+    import pandas as pd
+
+    from cu_book import report_studies as rs
+
+    table = pd.DataFrame({"knob": ["lambda_ul", "lambda_ul", "stop_rule"], "value": [0.5, 3.0, "val"],
+                          "label": ["0.5", "3", "val"], "order": [0, 1, 0], "seed": [0, 0, 0],
+                          "avg_gap": [2.18, 16.2, 16.2], "epochs": [30, 4, 4]})
+    text = rs.best_setting_reading(table, 16.2, cap=30)
+    assert "lowest Avg. Gap, 16.20 points, comes with lambda_ul = 3" in text
+    assert "lambda_ul = 0.5 (2.18 points; 1 of 1 run hit the 30-pass cap)" in text
+    assert "cap" not in rs.best_setting_reading(table.assign(epochs=[20, 4, 4]), 16.2, cap=30).split("preset")[1]

@@ -21,7 +21,7 @@ from .ablations import ABLATION_METRICS, expected_cases, ablation_table, ablatio
 from .ablation_overview import coverage, ablation_summary
 from .figures import plot_knob, placeholder_figure, knob_figure
 from .studies import METHOD_SPACE, method_space, attack_table, tsne_table, efficiency_table, SALUN_TERMS, salun_terms, method_table, noise_floor, original_gap, SLOTS, slot_rows, headline
-from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading, cu_cost_reading
+from .readings import UTILITY, utility_cost, vit_caveat, knob_overview, stop_rule_reading, best_setting_reading, cu_cost_reading
 from .exercises import check_command, exercises_markdown
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "original_gap",
     "slot_rows",
     "stop_rule_reading",
+    "best_setting_reading",
     "paired_delta",
     "placeholder_figure",
     "plot_knob",

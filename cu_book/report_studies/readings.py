@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._common import fmt_pm, mean_text, task_rows
-from .ablations import best_value, knob_stats, value_mean
+from .ablations import knob_rows, knob_stats, value_mean
 
 #: The utility a task keeps: remaining-class test accuracy (class task), test accuracy (sample task).
 UTILITY = {"class": "acc_retain_test", "sample": "acc_test"}
@@ -97,11 +97,35 @@ def stop_rule_reading(table: pd.DataFrame) -> str:
             + "Retrain, the goal, keeps "
             + f"{r['retrain_acc_forget_train']:.1f} % on the forget images and {r['retrain_acc_test']:.1f} % on the "
             "test set.")
-    best = {knob: best_value(table, knob) for knob in dict.fromkeys(table["knob"])}
-    knob, top = min(best.items(), key=lambda kv: kv[1]["mean"] if kv[1]["mean"] == kv[1]["mean"] else float("inf"))
-    if top["label"] is not None:
-        text += (f" The lowest Avg. Gap of this study, {top['mean']:.2f} points, comes with {knob} = {top['label']} "
-                 f"(at the preset's settings: {r['avg_gap']:.2f}).")
+    return text + best_setting_reading(table, float(r["avg_gap"]))
+
+
+def best_setting_reading(table: pd.DataFrame, preset_gap: float, cap: int | None = None) -> str:
+    """The setting of a knob study with the lowest Avg. Gap among those whose every run the stopping rule ended,
+    and, reported as such, the settings with a run that hit the `cap`-pass cap (default: CU's `max_passes`): their
+    numbers are where the cap cut the run off, not where the method stopped."""
+    from cu_core.unlearn.contrastive import ContrastiveConfig
+
+    cap = cap or ContrastiveConfig().max_passes
+    stopped, capped = [], []
+    for knob in dict.fromkeys(table["knob"]):
+        rows = knob_rows(table, knob)
+        for _, s in knob_stats(table, knob, ["avg_gap"]).dropna(subset=["avg_gap"]).iterrows():
+            passes = pd.to_numeric(rows.loc[rows["label"] == s["label"], "epochs"], errors="coerce")
+            hit, n = int((passes >= cap).sum()), len(passes)
+            if hit:
+                capped.append(f"{knob} = {s['label']} ({s['avg_gap']:.2f} points; {hit} of {n} "
+                              f"run{'' if n == 1 else 's'} hit the {cap}-pass cap)")
+            else:
+                stopped.append((float(s["avg_gap"]), knob, str(s["label"])))
+    text = ""
+    if stopped:
+        gap, knob, label = min(stopped)
+        text += (f" Among the settings whose runs the stopping rule ended, the lowest Avg. Gap, {gap:.2f} points, "
+                 f"comes with {knob} = {label} (at the preset's settings: {preset_gap:.2f}).")
+    if capped:
+        text += (" These settings hit the pass cap instead of stopping by the rule, so their numbers are where the "
+                 "cap cut the run off, not a result of the method: " + "; ".join(capped) + ".")
     return text
 
 
