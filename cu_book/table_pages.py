@@ -16,9 +16,11 @@ from .time_ratios import RATIOS, paper_ratios, precision_note, retrain_time, wit
 CLASS_EVALS = {"D^r_ts": "acc_retain_test", "D^u_tr": "acc_forget_train", "D^u_ts": "acc_forget_test"}
 SAMPLE_EVALS = {"D_ts": "acc_test", "D^u_tr": "acc_forget_train"}
 MIA_EVALS = {"D^u_tr": "paper_forget_member_rate", "D^r_tr": "paper_heldout_member_rate"}
-NO_SVHN = ("No profile has SVHN results: SVHN cannot be downloaded on the machines that produced this book's "
-           "CPU results, and only the paper profile, run on a GPU machine with internet access, includes it. "
-           "The command is at the end of this page; until it has run, every verdict below reads \"" + report.verdict(None) + "\".")
+SVHN_COMMAND = "python -m cu_core.experiments run --profile paper --only svhn"
+NO_SVHN = ("No profile has SVHN results: there is no offline copy of SVHN on the machines that produced this book's "
+           "CPU results and they cannot download it, so only the paper profile, run on a GPU machine with internet "
+           f"access, includes it. The command that fills this page, from the repository root: {SVHN_COMMAND}. "
+           "Until it has run, every verdict below reads \"" + report.verdict(None) + "\".")
 NOT_YET = "No profile has SVHN results yet (why: the note at the top of this page)."
 Profiles = list[str] | None  # the profiles a page reads (None: `scales.pick_scales`'s default)
 CPU_TIMING = " CPU timings are noisy: the runs may have shared the cores with other jobs."

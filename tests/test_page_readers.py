@@ -3,6 +3,7 @@ glue values on the committed results (the book glues exactly these dictionaries)
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -101,3 +102,16 @@ def test_table4_points_to_its_diagnosis():
     assert text.startswith("Claims 1 and 3 do not hold here") and "diagnosis page" in text
     one = table_pages._diagnosis({"test_verdict": "does not hold", "forget_verdict": "holds", "best_verdict": "holds"})
     assert one.startswith("Claim 1 does not hold here")
+
+
+def test_svhn_pages_say_why_they_are_empty_and_how_to_fill_them():
+    """Issue 21: the SVHN tables name the reason and the exact command, whose profile and experiment exist."""
+    from cu_core.experiments.grid import load_profile
+
+    assert "no offline copy of SVHN" in table_pages.NO_SVHN and table_pages.SVHN_COMMAND in table_pages.NO_SVHN
+    profile, only = re.search(r"--profile (\S+) --only (\S+)$", table_pages.SVHN_COMMAND).groups()
+    assert only in load_profile(profile).experiments
+    for name in ("table2", "table5"):
+        values = table_pages.values(name, PAPER_TABLES)
+        if values["profile"] == "none":
+            assert values["scale_note"] == table_pages.NO_SVHN
