@@ -6,6 +6,7 @@
     python -m cu_core.experiments run --profile quick [--only compare_class] [--seeds 0 1] [--results-dir DIR]
     python -m cu_core.experiments run --profile cifar-cpu --threads 1    # one of two drivers on a 2-core machine
     python -m cu_core.experiments status --profile cifar-cpu          # done / missing / damaged / running runs
+    python -m cu_core.experiments submit --profile paper --partition gpu   # Slurm jobs (cu_core.experiments.submit_cli)
 
 `run` first checks everything `validate` checks (the profile's schema, every run's parameters, the data archive,
 CUDA where a run asks for it) and that the results and cache folders can be written; any problem stops it with
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="PyTorch CPU threads of each notebook kernel (sets OMP_NUM_THREADS and "
                                 "MKL_NUM_THREADS; default: the environment's, else one per core). With several "
                                 "drivers on one machine give each cores / drivers, or they slow each other down")
+    from .submit_cli import add_parser
+
+    add_parser(sub, _add_selection)
     return parser
 
 
@@ -111,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = expand(profile, only=args.only, seeds=args.seeds)
         if args.command == "run":
             _preflight(args)
+        if args.command == "submit":
+            from .submit_cli import preflight, submit_main
+
+            preflight(args)
+            return submit_main(args, profile, runs)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -126,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         states = status(runs, root)
         print(report_json(profile.name, states, root) if args.json else "\n".join(report_lines(profile.name, states,
                                                                                                   root)))
+        from .submit_status import job_lines  # the jobs of `submit`: runs done / queued / running / failed
+
+        jobs = [] if args.json else job_lines(profile.name, states, root)
+        if jobs:
+            print("\n".join(jobs))
         return 0
     from .runner import run_grid, summary
 
