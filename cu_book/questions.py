@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .questions_exercises import EXERCISES
+from .questions_exercises import EXERCISES, READING
 
 #: The profiles whose results the chapter reads (its index names those that have any).
 PROFILES = ("quick", "ablations", "cifar-cpu")
@@ -64,8 +64,13 @@ def run_logs(runs: pd.DataFrame, filename: str, columns: Sequence[str] = ("task"
 
 
 def exercises(question: str) -> str:
-    """The exercises of one question page ('q01' … 'q10') as a numbered Markdown list; every papermill command
-    is checked against the parameters its template declares (`report_studies.check_command`)."""
-    from .report_studies import exercises_markdown
+    """The exercises of one question page ('q01' … 'q10') as MyST: its reading exercises (`READING`) and its run
+    exercises (`EXERCISES`), each with a hint and a worked solution in collapsed blocks
+    (`cu_book.exercise_blocks`); every papermill command is checked against the parameters its template declares
+    (`report_studies.check_command`)."""
+    from .exercise_blocks import exercises_markdown
+    from .report_studies import check_command
 
-    return exercises_markdown(EXERCISES[question])
+    for _, command in EXERCISES[question]:
+        check_command(command)
+    return exercises_markdown(question, READING[question], EXERCISES[question])

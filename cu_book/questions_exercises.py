@@ -127,3 +127,55 @@ EXERCISES: dict[str, list[tuple[str, str]]] = {
          '-p methods "contrastive,random_label,scrub"'),
     ],
 }
+
+#: Per page, exercises that read a number the page shows: (title, question, hint, solution). The solutions quote
+#: the page's own glue values (`{glue:text}` roles), so no number here is typed.
+G = "{{glue:text}}`{}`".format
+READING: dict[str, list[tuple[str, str, str, str]]] = {
+    "q01": [("Read the probe", "Does CU remove the forgotten class from the representation, or only from the outputs?",
+             "Compare the output accuracy on the forgotten class with the linear probe's accuracy on the same images.",
+             f"The page's reading: the claim {G('answer')}")],
+    "q02": [("Two loss terms over one run", "How do the contrastive term and the CE term change between the first "
+             "and the last step of CU's default class-task run, and how many passes does the run take?",
+             "The figure of the loss terms shows both per step; the passes are in the page's text.",
+             f"Class task: the contrastive term goes {G('class_ul')}, the CE term {G('class_ce')} (sample task: "
+             f"{G('sample_ul')} and {G('sample_ce')}). Switching to the code's arithmetic changes the class task's "
+             f"Avg. Gap as follows: it {G('var_class')}.")],
+    "q03": [("Passes against examples", "Going from ω = 1 to larger ω, what happens to the passes over the forget "
+             "set and to the examples processed in the class task?",
+             "Fewer passes does not mean less work: each pass sees ω retain batches per forget batch.",
+             f"Class task, per ω: {G('omega_class')}. Across the ω values the largest and the smallest number of "
+             f"examples processed differ by a factor of {G('omega_class_ratio')} (class task) and "
+             f"{G('omega_sample_ratio')} (sample task): near one, ω spreads about the same work over fewer, longer "
+             "passes.")],
+    "q04": [("Without the CE term", "What happens to the remaining-class accuracy and to the forget-class accuracy "
+             "in the class task when λ_CE = 0?",
+             "Read the λ_CE figure's class-task row; the page's text gives the change with its spread over seeds.",
+             f"Without CE the remaining-class test accuracy {G('class_util')}, the forget-class accuracy "
+             f"{G('class_forget')}, and the run takes {G('class_passes0')} passes.")],
+    "q05": [("The damping in numbers", "With the page's toy sizes, what is log |N| (the offset of the log-sum over "
+             "negatives), and how does the code's arithmetic change the class task's results?",
+             "|N| is the number of negatives per anchor; the page computes the offset for its toy batch.",
+             f"log |N| = {G('logN')} for the toy batch ({G('b_u')} forget and {G('b_r')} retain embeddings of "
+             f"dimension {G('dim')}). Between the paper's and the code's form the results differ by at most "
+             f"{G('var_diff')} over {G('var_seeds')} seeds: the gradient is the same.")],
+    "q06": [("Which rule costs what", "Against the default validation rule, how does the Avg. Gap change with the "
+             "test-set rule and with the no-held-out rule, in each task?",
+             "The page's stopping-rule table gives the Avg. Gap per rule and task; the text gives the paired changes.",
+             f"Class task: with the test rule the Avg. Gap {G('class_test')}; without held-out data it "
+             f"{G('class_nohe')}. Sample task: {G('sample_test')} and {G('sample_nohe')}.")],
+    "q07": [("Can the attack decide?", "Can any verdict about CU's privacy rest on the paper's attack at this scale?",
+             "Apply the power rule: does the attack see membership on Retrain, and would doing nothing fail?",
+             f"{G('power')} In numbers: {G('text')}")],
+    "q08": [("Atypical images", "How much of the trace of training on atypical images does CU remove?",
+             "Compare the original's and Retrain's accuracy on the atypical forget set with CU's.",
+             f"{G('answer')} Against a random forget set the Avg. Gap {G('gap')}.")],
+    "q09": [("Stopping without held-out data", "What does the no-held-out rule cost in passes and in Avg. Gap?",
+             "The page's rule table compares it with the validation rule in both tasks.",
+             f"Passes: {G('class_passes')} (class) and {G('sample_passes')} (sample); Avg. Gap {G('class_gap')} and "
+             f"{G('sample_gap')}. Class task: {G('class_verdict')}; sample task: {G('sample_verdict')}.")],
+    "q10": [("CNN against ViT", "How does the Avg. Gap change from the CNN to the small ViT, and what does the head "
+             "change?", "Read the model and head figures' Avg. Gap panels.",
+             f"From the CNN to the ViT the Avg. Gap {G('class_vit')} (class task) and {G('sample_vit')} (sample "
+             f"task); with the linear head it {G('class_head')} (class) and {G('sample_head')} (sample).")],
+}

@@ -19,7 +19,7 @@ from cu_book import questions_losses as ql  # noqa: E402
 from cu_book import questions_spaces as qsp  # noqa: E402
 from cu_book import questions_stopping as qs  # noqa: E402
 from cu_book import report_studies as rs  # noqa: E402
-from cu_book.questions_exercises import EXERCISES  # noqa: E402
+from cu_book.questions_exercises import EXERCISES, READING  # noqa: E402
 
 
 def ablation(rows: list[dict]) -> pd.DataFrame:
@@ -57,11 +57,21 @@ def test_run_logs_reads_each_runs_file_with_its_columns(tmp_path):
     assert rs.task_rows(runs.iloc[0:0], "class").empty
 
 
-def test_exercises_are_numbered_and_their_commands_checked():
-    assert sorted(EXERCISES) == [f"q{n:02d}" for n in range(1, 11)]
-    text = q.exercises("q05")
-    assert re.findall(r"^(\d)\. ", text, flags=re.M) == ["1", "2", "3"]
-    assert all(command in text for _, command in EXERCISES["q05"])
+@pytest.mark.parametrize("page", [f"q{n:02d}" for n in range(1, 11)])
+def test_every_exercise_has_a_hint_and_a_collapsed_worked_solution(page):
+    """Issue 21: each exercise is a sphinx-exercise block followed by a dropdown hint and a dropdown solution; the
+    reading exercises' numbers come from the page's glue (no digit typed in their solutions); commands are checked."""
+    assert sorted(EXERCISES) == sorted(READING) == [f"q{n:02d}" for n in range(1, 11)]
+    text = q.exercises(page)
+    n = len(READING[page]) + len(EXERCISES[page])
+    labels = re.findall(r"^:label: (ex-q\d\d-\d+)$", text, flags=re.M)
+    assert labels == [f"ex-{page}-{i}" for i in range(1, n + 1)]
+    assert re.findall(r"^````\{solution\} (\S+)$", text, flags=re.M) == labels
+    assert text.count(":class: hint dropdown") == n and text.count(":class: dropdown\n") == n
+    assert all(command in text for _, command in EXERCISES[page])
+    for _, _, _, solution in READING[page]:
+        assert "{glue:text}`" in solution
+        assert not re.search(r"\d", re.sub(r"\{glue:text\}`[^`]+`", "", solution)), solution
 
 
 def test_loss_trend_and_passes_read_first_and_last_steps():
