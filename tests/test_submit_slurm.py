@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -52,6 +53,7 @@ def slurm():
     assert proc.returncode == 0, f"tests/slurm/start.sh failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
     yield {**env, "SLURM_CONF": str(state / "slurm.conf")}
     subprocess.run(["bash", str(PROJECT / "tests/slurm/stop.sh"), str(state)], capture_output=True, timeout=120)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def _wait(what: str, done, timeout: float = WAIT, every: float = 0.2):
