@@ -205,3 +205,47 @@ def test_local_executor_runs_references_first_on_two_processes(tmp_path):
         "the two references did not run at the same time (2 processes)"
     assert len({states[n]["pid"] for n in record}) == 3
     assert (root / "smoke" / "references").is_dir() and "runs 1 done" in proc.stdout
+
+
+class _FakeSlurm:
+    """Stands in for `submitit.SlurmExecutor`: records each job's parameters, numbers the jobs from 100."""
+
+    submitted: list[dict] = []
+
+    def __init__(self, folder, max_num_timeout=3):
+        self.folder, self.params = Path(str(folder).replace("%j", "")), {}
+
+    def update_parameters(self, **params):
+        self.params = params
+
+    def submit(self, task):
+        from types import SimpleNamespace
+
+        job_id = str(100 + len(self.submitted))
+        self.submitted.append({**self.params, "job": task.job.name, "job_id": job_id})
+        return SimpleNamespace(job_id=job_id, paths=SimpleNamespace(stdout=self.folder / f"{job_id}.out",
+                                                                    stderr=self.folder / f"{job_id}.err"))
+
+
+def test_slurm_dependencies_kept_jobs_and_parallelism_slots(tmp_path, monkeypatch):
+    from cu_core.experiments import submit_exec
+
+    monkeypatch.setattr(submit_exec.submitit, "SlurmExecutor", _FakeSlurm)
+    monkeypatch.setattr(_FakeSlurm, "submitted", [])
+    jobs = plan(expand(load_profile("smoke"), only=["compare"]), None)
+    original = next(j.name for j in jobs if j.kind == "originals")
+    opts = submit_exec.Options("smoke", tmp_path, "slurm", profile_resources({"methods": {"gpus": 1}}),
+                               tmp_path / "logs", {}, "gpu", parallelism=2)
+    record: dict = {"jobs": {}}
+    lines = submit_exec.submit_slurm(jobs, opts, {original: "42"}, record)
+    sent = {s["job"]: s for s in _FakeSlurm.submitted}
+    assert original not in sent and any(line.startswith("kept") and "42" in line for line in lines)
+    ids = {name: s["job_id"] for name, s in sent.items()} | {original: "42"}
+    for job in jobs[1:]:
+        s = sent[job.name]
+        assert s["dependency"].split(",")[-1] == "singleton" and s["job_name"] in ("cu-smoke-0", "cu-smoke-1")
+        if job.deps:
+            assert s["dependency"].startswith("afterok:" + ":".join(ids[d] for d in job.deps))
+        assert s["partition"] == "gpu" and s["additional_parameters"] == {"kill-on-invalid-dep": "yes"}
+        assert s["gpus_per_node"] == (1 if job.kind == "methods" else None) and s["cpus_per_task"] == 1
+    assert set(record["jobs"]) == set(sent) and json.loads((tmp_path / "smoke/.submit/jobs.json").read_text())
