@@ -249,3 +249,32 @@ def test_slurm_dependencies_kept_jobs_and_parallelism_slots(tmp_path, monkeypatc
         assert s["partition"] == "gpu" and s["additional_parameters"] == {"kill-on-invalid-dep": "yes"}
         assert s["gpus_per_node"] == (1 if job.kind == "methods" else None) and s["cpus_per_task"] == 1
     assert set(record["jobs"]) == set(sent) and json.loads((tmp_path / "smoke/.submit/jobs.json").read_text())
+
+
+def test_local_submit_refuses_while_jobs_of_an_earlier_submit_run_and_status_shows_them(tmp_path, monkeypatch,
+                                                                                         capsys):
+    import os
+    import socket
+
+    monkeypatch.setenv("CU_CACHE_DIR", str(tmp_path / "cache"))
+    root, run = tmp_path / "res", expand(load_profile("smoke"), only=["compare"])[0]
+    sub = root / "smoke" / ".submit"
+    (sub / "state").mkdir(parents=True)
+    (sub / "jobs.json").write_text(json.dumps({"jobs": {"run-x": {
+        "executor": "local", "job_id": "4242", "kind": "runs", "runs": [run.folder], "deps": [],
+        "stderr": str(sub / "logs/4242/4242_0_log.err")}}}))
+    (sub / "state" / "run-x.json").write_text(json.dumps({"state": "running", "host": socket.gethostname(),
+                                                          "pid": os.getpid()}))
+    argv = ["--profile", "smoke", "--only", "compare", "--results-dir", str(root)]
+    assert main(["submit", *argv, "--executor", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "--executor" in err and "'local'" in err and "4242" in err and "still running" in err, err
+    assert not (root / "smoke" / "compare").exists()
+    assert main(["status", *argv, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["jobs"]
+    assert row["state"] == "running" and row["jobs"] == ["4242"]
+    (sub / "state" / "run-x.json").write_text(json.dumps({"state": "running", "host": socket.gethostname(),
+                                                          "pid": 2 ** 22 + 17}))  # no such process: killed
+    assert main(["status", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "killed" in out and "4242_0_log.err" in out, out

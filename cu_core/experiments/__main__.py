@@ -132,14 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .status import report_json, report_lines, status
 
         root = results_dir(args.results_dir)
-        states = status(runs, root)
-        print(report_json(profile.name, states, root) if args.json else "\n".join(report_lines(profile.name, states,
-                                                                                                  root)))
-        from .submit_status import job_lines  # the jobs of `submit`: runs done / queued / running / failed
+        from .submit_status import job_lines, job_states, run_jobs  # `submit`'s jobs: runs queued, running, failed
 
-        jobs = [] if args.json else job_lines(profile.name, states, root)
-        if jobs:
-            print("\n".join(jobs))
+        states = status(runs, root)
+        if args.json:
+            payload = json.loads(report_json(profile.name, states, root))
+            jobs = job_states(root, profile.name)
+            print(json.dumps({**payload, "jobs": run_jobs(states, jobs) if jobs else []}))
+            return 0
+        print("\n".join(report_lines(profile.name, states, root) + job_lines(profile.name, states, root)))
         return 0
     from .runner import run_grid, summary
 
