@@ -17,6 +17,7 @@ import pandas as pd
 from cu_book import report
 from cu_book import scales
 from cu_book.paper_compare import paper_tables
+from cu_book.method_names import method_style, paper_label
 
 END = "end of pass 1"
 EVALS = {END: "first_pass"}  # each sub-run's forget accuracy (%) at the end of its first pass
@@ -88,8 +89,13 @@ def figure2_plot(shown: list[scales.Scale], courses: dict[str, pd.DataFrame]) ->
 
     paper, names = paper_figure2(), curves()
     sns.set_theme(style="whitegrid", context="notebook")
-    colours = dict(zip(names, sns.color_palette("colorblind", len(names))))
+    looks = {name: method_style(report.PAPER_METHODS[name]) for name in names}  # one palette for the book
+    colours = {name: look["color"] for name, look in looks.items()}
     style = {name: "--" if name == "Boundary Expansion" else "-" for name in names}  # it overlaps Boundary Shrink
+    # CU on top, larger and filled; the others thinner and slightly transparent with hollow markers, so that a CU
+    # curve under UNSIR's (both at 0 %) stays visible
+    front = {name: dict(zorder=4, linewidth=2.2, markersize=5, alpha=1.0) if name == "Contrastive"
+             else dict(zorder=2, linewidth=1.2, markersize=6, alpha=0.8, markerfacecolor="none") for name in names}
     panels = 1 + max(len(shown), 1)
     ncols = 2 if panels <= 4 else 3
     nrows = math.ceil(panels / ncols)
@@ -97,8 +103,8 @@ def figure2_plot(shown: list[scales.Scale], courses: dict[str, pd.DataFrame]) ->
     axes = axes.ravel()
     for name, points in paper["curves"].items():
         x, y = zip(*points)
-        axes[0].plot(x, [100 * v for v in y], marker="o", markersize=3, color=colours[name], label=name,
-                     linestyle=style[name])
+        axes[0].plot(x, [100 * v for v in y], marker=looks[name]["marker"], color=colours[name],
+                     label=paper_label(name), linestyle=style[name], **front[name])
     axes[0].set(xlim=(0, paper["last_batch"]))
     axes[0].set_title("Paper (approximate readings)", fontsize=9)
     axes[0].set_xlabel("batch index within the first epoch", fontsize=8.5)
@@ -112,8 +118,8 @@ def figure2_plot(shown: list[scales.Scale], courses: dict[str, pd.DataFrame]) ->
                 ax.plot(seed["pass"], seed["forget_acc"], color=colours[name], alpha=0.25, linewidth=0.8,
                         linestyle=style[name])
             wide = part.pivot_table(index="pass", columns=["model", "seed"], values="forget_acc").ffill()
-            ax.plot(wide.index, wide.mean(axis=1), marker="o", markersize=3, color=colours[name],
-                    linestyle=style[name], zorder=3 if name == "Contrastive" else 2)  # CU on top
+            ax.plot(wide.index, wide.mean(axis=1), marker=looks[name]["marker"], color=colours[name],
+                    linestyle=style[name], **front[name])  # CU on top
         ax.axvline(1, color="grey", linewidth=0.8, linestyle=":")
         models = ", ".join(sorted(set(course["model"]))) or "no per-pass logs"
         ax.set_title(f"Ours ({scale.profile}): {models}" if scale else "Ours: no results", fontsize=9)

@@ -12,6 +12,7 @@ from cu_core.experiments.validate_tables import PAPER_TABLES, load_paper_tables
 from cu_core.unlearn.registry import PAPER_NAMES
 
 from .formatting import fmt, mean_std, natural_key
+from .method_names import paper_label
 
 
 
@@ -56,6 +57,7 @@ def side_by_side(paper: pd.DataFrame, ours: pd.DataFrame | list[tuple[str, pd.Da
         wide = wide.reindex(columns=columns).fillna("not run")
         frames.append(pd.concat({source: wide}, names=["Source"]))
     table = pd.concat(frames)
+    table.columns = [paper_label(c) for c in table.columns]  # one spelling per method (cu_book.method_names)
     table.columns.name = None
     table.index.names = ["Source"] + [{"model": "Model", "eval": "Eval"}[i] for i in index]
     return table

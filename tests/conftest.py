@@ -52,7 +52,7 @@ def book_results(tmp_path_factory, digits_runs):
 
 
 @pytest.fixture(scope="session")
-def book_html(tmp_path_factory, book_results):
+def book_html(tmp_path_factory, request):
     """The whole book, built once per session from a copy with the -W -n gate, against `book_results`
     (tests/test_book.py checks its HTML, tests/test_browser.py opens it in Chromium). With $CU_BOOK_HTML set to a
     built book's html folder (e.g. book/_build/html after `make book`), that build is used instead: the pages
@@ -63,7 +63,7 @@ def book_html(tmp_path_factory, book_results):
         out = Path(os.environ["CU_BOOK_HTML"]).resolve()
         assert (out / "intro.html").is_file(), f"CU_BOOK_HTML={out} holds no built book (no intro.html)"
         return out
-
+    book_results = request.getfixturevalue("book_results")
     book = copy_book(tmp_path_factory.mktemp("book") / "book")
     proc = build(book, book_results)
     assert proc.returncode == 0, f"book build failed (exit {proc.returncode}):\n{tail(proc)}"

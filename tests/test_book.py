@@ -234,11 +234,12 @@ def test_pages_have_no_text_glitches(html):
 
 # --------------------------------------------------------------------------- (d)
 def _tiny_book(dest: Path, intro: str) -> Path:
-    """_config.yml, _ext and references.bib of the real book, with a one-page toc."""
+    """_config.yml, _ext, _static and references.bib of the real book, with a one-page toc."""
     dest.mkdir(parents=True)
     for name in ("_config.yml", "references.bib"):
         shutil.copy2(BOOK / name, dest / name)
     shutil.copytree(BOOK / "_ext", dest / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(BOOK / "_static", dest / "_static")
     (dest / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (dest / "intro.md").write_text(intro)
     return dest

@@ -112,3 +112,17 @@ def test_built_pages():
     problems = [f"{page.relative_to(BUILT)}: {p}" for page in built_pages()
                 for p in html_problems(page.read_text(encoding="utf-8", errors="replace"))]
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:60])
+
+
+def test_one_spelling_per_method():
+    """Every registered method has one display name; no page source uses a drifted spelling (issue 21)."""
+    from cu_book import method_names
+
+    assert method_names.missing() == []
+    assert method_names.paper_label("Neggrad") == "NegGrad"
+    assert method_names.paper_label("Boundary Expansion") == "Boundary Expanding"
+    assert method_names.paper_label("Retrain (ref)") == "Retrain (ref)"
+    problems = [f"{page.relative_to(BOOK)}: {wrong!r} (write {right!r})" for page in PAGES
+                for wrong, right in method_names.VARIANTS.items()
+                if re.search(rf"\b{re.escape(wrong)}\b", page.read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)

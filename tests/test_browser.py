@@ -10,7 +10,10 @@ The book (built once per session from a copy, see ``book_html`` in conftest.py) 
     does not exist in the rendered page;
 (d) math that MathJax did not render (no ``mjx-container`` on a page with math, or a TeX error).
 
-It also saves screenshots of the first page, of a reproduction page and of a question page into
+(e) (issue 21) any table, code block or equation wider than its scroll container at 1280 px, or clipped math.
+
+It also saves screenshots of the first page, the findings, a table page, a figure page, a question page with its
+solutions opened and the appendix into
 ``book/_build/screenshots/`` (ignored by git) and into the test's ``tmp_path``.
 
 Chromium: ``chromium`` on the PATH (``make test`` installs Debian's package when it is missing and the user
@@ -229,6 +232,40 @@ SNAPSHOT_JS = """(() => JSON.stringify({
   merror: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent).slice(0, 5),
 }))()"""
 
+# Issue 21: at a 1280-px window no table, code block or equation may overflow its scroll container (the nearest
+# ancestor, or itself, whose overflow-x is not visible; else the article column), and no rendered math may be wider
+# than its MathJax container (clipped). Hidden elements (collapsed cells) measure 0 and pass.
+OVERFLOW_JS = """(() => {
+  const article = document.querySelector('.bd-article') || document.body;
+  const out = [];
+  const name = (el) => (el.id ? '#' + el.id : '') + ' ' + (el.textContent || '').trim().slice(0, 60);
+  const container = (el) => {
+    for (let c = el; c && c !== article && c !== document.body; c = c.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(c).overflowX)) { return c; }
+    }
+    return article;
+  };
+  const check = (el, kind) => {
+    const c = container(el);
+    if (c.scrollWidth > c.clientWidth + 1) {
+      out.push(kind + ' overflows (' + c.scrollWidth + ' > ' + c.clientWidth + ' px):' + name(el));
+    } else if (el.getBoundingClientRect().right > article.getBoundingClientRect().right + 1) {
+      out.push(kind + ' sticks out of the column:' + name(el));
+    }
+  };
+  article.querySelectorAll('table').forEach(t => check(t, 'table'));
+  article.querySelectorAll('pre').forEach(p => check(p, 'code block'));
+  article.querySelectorAll('mjx-container[display="true"]').forEach(m => {  // inline math wraps with its line
+    check(m, 'math');
+    const inner = m.querySelector('mjx-math');
+    if (inner && inner.getBoundingClientRect().width > m.getBoundingClientRect().width + 1) {
+      out.push('math clipped (' + Math.round(inner.getBoundingClientRect().width) + ' > '
+               + Math.round(m.getBoundingClientRect().width) + ' px):' + name(m));
+    }
+  });
+  return JSON.stringify(out);
+})()"""
+
 MATHJAX_READY_JS = """(async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   return true;
@@ -244,6 +281,7 @@ class Visit:
     math: int = 0
     mjx: int = 0
     merror: list[str] = field(default_factory=list)
+    overflow: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
 
@@ -281,7 +319,8 @@ def open_page(b: Browser, page: str) -> Visit:
     b.cdp.evaluate(MATHJAX_READY_JS, b.session, await_promise=True)
     b.cdp.pump(0.3)  # late errors (timers, lazy loads)
     snap = json.loads(b.cdp.evaluate(SNAPSHOT_JS, b.session))
-    visit = Visit(page, expected, set(snap["ids"]), snap["links"], snap["math"], snap["mjx"], snap["merror"])
+    visit = Visit(page, expected, set(snap["ids"]), snap["links"], snap["math"], snap["mjx"], snap["merror"],
+                  json.loads(b.cdp.evaluate(OVERFLOW_JS, b.session)))
     for event in b.cdp.events[start:]:
         if event.get("sessionId") != b.session:
             continue
@@ -361,6 +400,14 @@ def test_mathjax_renders_math(visits):
     assert with_math["intro.html"].mjx >= with_math["intro.html"].math
 
 
+# --------------------------------------------------------------------------- (e) layout, issue 21
+def test_nothing_overflows_its_column(visits):
+    """No table, code block or equation wider than its scroll container at 1280 px; no clipped math."""
+    problems = [f"{v.page}: {o}" for v in visits.values() for o in v.overflow]
+    assert not problems, f"{len(problems)} overflow(s) on {len({p.split(':')[0] for p in problems})} page(s):\n" \
+        + "\n".join(problems[:80])
+
+
 # --------------------------------------------------------------------------- screenshots
 def first_page(html: Path, chapter: str, preferred: str) -> str | None:
     """`chapter/preferred` if built, else the chapter's index, else its first page (relative paths)."""
@@ -372,17 +419,36 @@ def first_page(html: Path, chapter: str, preferred: str) -> str | None:
     return found[0].relative_to(html).as_posix() if found else None
 
 
+# Opens every collapsed solution and hint and scrolls the first solution into view (the question page's shot).
+OPEN_SOLUTIONS_JS = """(() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const buttons = [...document.querySelectorAll('.solution button.toggle-button, .hint button.toggle-button')];
+  buttons.forEach(b => { if (b.closest('.toggle-hidden') || b.parentElement.classList.contains('toggle-hidden')
+                              || b.getAttribute('aria-expanded') !== 'true') { b.click(); } });
+  const first = document.querySelector('.solution');
+  if (first) { first.scrollIntoView({block: 'center'}); }
+  return buttons.length;
+})()"""
+
+
 @pytest.mark.parametrize("name, chapter, preferred", [
     ("index", "", "index.html"),
+    ("findings", "", "findings.html"),
     ("reproduction", "reproduction", "table1.html"),
-    ("question", "questions", ""),
-], ids=["index", "reproduction", "question"])
+    ("figure", "reproduction", "figure2.html"),
+    ("question", "questions", "q04.html"),
+    ("appendix", "appendix", "index.html"),
+], ids=["index", "findings", "table", "figure", "question-solution", "appendix"])
 def test_screenshot(browser, tmp_path, name, chapter, preferred):
     page = first_page(browser.html, chapter, preferred) if chapter else preferred
-    if page is None:
-        pytest.skip(f"no {name} screenshot: the book has no {chapter}/ chapter yet (no {chapter}/*.html built)")
+    if page is None or not (browser.html / page).is_file():
+        pytest.skip(f"no {name} screenshot: the book has no {chapter or preferred} page yet")
     visit = open_page(browser, page)
     assert not visit.errors, visit.errors
+    if name == "question":
+        opened = browser.cdp.evaluate(OPEN_SOLUTIONS_JS, browser.session)
+        assert opened >= 2, f"{page}: no collapsed solution or hint to open"
+        time.sleep(0.5)
     shot = browser.cdp.send("Page.captureScreenshot", {"format": "png"}, browser.session)
     png = base64.b64decode(shot["data"])
     assert png.startswith(b"\x89PNG") and len(png) > 10_000, f"{page}: screenshot looks empty ({len(png)} bytes)"

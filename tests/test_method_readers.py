@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 from cu_book import (algorithm_demo, appendix, appendix_profiles, appendix_times, loss_checks,  # noqa: E402
                      loss_demo, variant_numbers, variants_table)
 from cu_book.method_pages import angle, default_settings, float64, md_table, unit  # noqa: E402
+from cu_book.formatting import commit_text  # noqa: E402
 from cu_core.config import SplitConfig  # noqa: E402
 from cu_core.losses import sample_unlearning_loss, total_loss  # noqa: E402
 from cu_core.paths import project_root  # noqa: E402
@@ -157,7 +158,7 @@ def test_appendix_readers_on_a_small_results_folder(tmp_path):
     found = appendix.summaries("prof", tmp_path)
     assert found == [summary] and appendix.quickstart_runs(tmp_path) == []
     commit = appendix.recorded_table({"prof": found}).loc["prof", "git commit(s)"]
-    assert commit == summary["git_commit"][:12] + ("+dirty" if "+dirty" in summary["git_commit"] else "")
+    assert commit == commit_text(summary["git_commit"])  # "(uncommitted changes)", never "+dirty" (issue 21)
     assert list(appendix.environment_table({"prof": found}).columns) == ["this build", "prof"]
     splits = appendix.splits_table(tmp_path)  # every sub-run of the one run used the same split
     assert splits["models"].tolist() == [len(list((run / "runs").glob("*/metrics.json")))]
