@@ -48,13 +48,13 @@ def profile_caption(df: pd.DataFrame, profile: str) -> str:
 
 
 def chapter_profiles(profiles: list[str] | None = None, root: str | Path | None = None) -> tuple[str, str]:
-    """The chapter's note on its inputs: (the profiles with complete sub-runs, as "`quick`, `cifar-cpu`" or
+    """The chapter's note on its inputs: (the profiles with complete sub-runs, as "quick, cifar-cpu" or
     "none"; a sentence naming those not found, or "All three were found."). Runs still being written sit in
     hidden staging folders and do not count."""
     profiles = profiles or CHAPTER_PROFILES
     found = report.available(list(profiles), root)
     missing = [p for p in profiles if p not in found]
-    found_text = ", ".join(f"`{p}`" for p in found) if found else "none"
-    missing_text = ("Not found at build time: " + ", ".join(f"`{p}`" for p in missing) + "; the pages say what "
+    found_text = ", ".join(found) if found else "none"
+    missing_text = ("Not found at build time: " + ", ".join(missing) + "; the pages say what "
                     "this leaves out.") if missing else ("All three were found." if len(profiles) == 3 else "All were found.")
     return found_text, missing_text

@@ -31,11 +31,12 @@ def setup_page() -> None:
 
 
 def found_profiles(profiles: Sequence[str] = PROFILES, root: str | Path | None = None) -> str:
-    """The profiles of `profiles` that have results, as Markdown code ('`quick`, `ablations`'), or 'none'."""
+    """The profiles of `profiles` that have results ('quick, ablations'; plain text, as `{glue:text}` shows it), or
+    'none'."""
     from . import report
 
     found = report.available(list(profiles), root)
-    return ", ".join(f"`{p}`" for p in found) or "none"
+    return ", ".join(found) or "none"
 
 
 def default_runs(profile: str = "quick", root: str | Path | None = None) -> pd.DataFrame:

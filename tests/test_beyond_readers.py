@@ -162,7 +162,7 @@ def test_quickstart_values(tmp_path):
 
 def test_chapter_shared_helpers(tmp_path):
     assert beyond.chapter_profiles(root=tmp_path) == (
-        "none", "Not found at build time: `quick`, `cifar-cpu`, `ablations`; the pages say what this leaves out.")
+        "none", "Not found at build time: quick, cifar-cpu, ablations; the pages say what this leaves out.")
     assert "note" not in beyond.table_or_note(pd.DataFrame({"a": [1]}), "note")
     assert beyond.table_or_note(pd.DataFrame(), "nothing yet") == rs.note_table("nothing yet")
     assert list(beyond.space_colours()) == beyond.SPACES

@@ -126,3 +126,12 @@ def test_one_spelling_per_method():
                 for wrong, right in method_names.VARIANTS.items()
                 if re.search(rf"\b{re.escape(wrong)}\b", page.read_text(encoding="utf-8"))]
     assert not problems, "\n".join(problems)
+
+
+def test_text_glued_as_plain_text_has_no_markdown_backticks():
+    """`{glue:text}` shows a string as it is: readers that feed it must not put Markdown code marks in it."""
+    from cu_book import beyond, questions
+
+    found, missing = beyond.chapter_profiles(["quick", "no-such-profile"])
+    assert "`" not in found + missing and "no-such-profile" in missing
+    assert "`" not in questions.found_profiles(("quick", "no-such-profile"))

@@ -202,3 +202,19 @@ def test_knob_reading_reports_runs_at_the_pass_cap():
     assert "lowest Avg. Gap, 16.20 points, comes with lambda_ul = 3" in text
     assert "lambda_ul = 0.5 (2.18 points; 1 of 1 run hit the 30-pass cap)" in text
     assert "cap" not in rs.best_setting_reading(table.assign(epochs=[20, 4, 4]), 16.2, cap=30).split("preset")[1]
+
+
+def test_vit_caveat_quotes_the_class_task_originals_as_the_table_does():
+    """Issue 21: the prose number is the table's (class-task originals), not a mean over both tasks."""
+    import pandas as pd
+
+    from cu_book import report_studies as rs
+
+    rows = [("class", "vit_tiny", 80.0), ("class", "vit_tiny", 90.0), ("sample", "vit_tiny", 60.0),
+            ("class", "cnn4", 98.0), ("class", "cnn4", 98.0), ("sample", "cnn4", 98.0)]
+    table = pd.DataFrame([{"task": t, "knob": "model", "value": m, "label": m, "order": 0, "seed": i,
+                           "original_acc_test": acc, "acc_retain_test": acc, "acc_test": acc,
+                           "retrain_acc_retain_test": acc, "retrain_acc_test": acc}
+                          for i, (t, m, acc) in enumerate(rows)])
+    text = rs.vit_caveat(table)
+    assert text.startswith("The original ViT reaches 85.0 ± 7.1 % test accuracy against 98.0") and "`" not in text
