@@ -139,3 +139,20 @@ def test_text_glued_as_plain_text_has_no_markdown_backticks():
     found, missing = beyond.chapter_profiles(["quick", "no-such-profile"])
     assert "`" not in found + missing and "no-such-profile" in missing
     assert "`" not in questions.found_profiles(("quick", "no-such-profile"))
+
+
+def test_take_home_note_names_the_page_and_its_notebook():
+    """book/_ext/take_home.py: the rerun commands name the page's source and folder, in ASCII; the notebook link
+    climbs out of the page's folder to html/_notebooks/."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("take_home", BOOK / "_ext" / "take_home.py")
+    take_home = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(take_home)
+    commands = take_home.rerun_commands("reproduction/table1")
+    assert commands == [".venv/bin/mystnb-to-jupyter -o book/reproduction/table1.md table1.ipynb",
+                        ".venv/bin/papermill --cwd book/reproduction table1.ipynb table1-executed.ipynb"]
+    assert all(c.isascii() for c in commands) and (ROOT / "book/reproduction/table1.md").is_file()
+    note = take_home.note("reproduction/table1")
+    assert 'href="../_notebooks/reproduction/table1.ipynb"' in note and "```bash\n" + "\n".join(commands) in note
+    assert 'href="_notebooks/findings.ipynb"' in take_home.note("findings")
