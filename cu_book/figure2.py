@@ -75,10 +75,12 @@ def figure2_scales(root: str | Path | None = None) -> tuple[list[scales.Scale], 
 
 
 def not_run(shown: list[scales.Scale], courses: dict[str, pd.DataFrame]) -> str:
-    """The paper's methods without a per-pass course, per scale ('none' when every one ran)."""
+    """The paper's methods without a per-pass course, per scale ('none' when every one ran), in the book's
+    spelling (`method_names.paper_label`)."""
     names = curves()
     return scales.first_value(shown, lambda s: ", ".join(
-        c for c in names if c not in set(courses[s.profile]["method"])) or "none", ", ".join(names))
+        paper_label(c) for c in names if c not in set(courses[s.profile]["method"])) or "none",
+        ", ".join(map(paper_label, names)))
 
 
 def figure2_plot(shown: list[scales.Scale], courses: dict[str, pd.DataFrame]) -> Any:

@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cu_book import attack_readings, baselines, beyond, cost_readings, figure2, probe, quickstart, scales  # noqa: E402
+from cu_book.method_names import paper_label  # noqa: E402
 from cu_book import report  # noqa: E402
 from cu_book import report_studies as rs  # noqa: E402
 
@@ -139,7 +140,7 @@ def test_figure2_rules_and_empty_scales():
     assert verdicts["zero"][2] == report.verdict(True)  # the paper's CU ends its first epoch at 0 %
     fig = figure2.figure2_plot([], {})
     plt.close(fig)
-    assert figure2.not_run([], {}) == ", ".join(figure2.curves())
+    assert figure2.not_run([], {}) == ", ".join(map(paper_label, figure2.curves()))  # the book's spelling
 
 
 def test_quickstart_values(tmp_path):
@@ -184,3 +185,9 @@ def test_baseline_findings_say_when_cu_is_farther_than_doing_nothing(monkeypatch
         assert "farther" not in text and "not clearly" not in text
     else:
         assert verdict in text and ("not clearly" in text) == (cu < 3)
+
+
+def test_figure2_not_run_uses_the_book_spelling():
+    """Issue 21: with no per-pass course the page lists the paper's methods in the book's spelling."""
+    text = figure2.not_run([], {})
+    assert "Boundary Expanding" in text and "Boundary Expansion" not in text
