@@ -32,9 +32,10 @@ from cu_core.unlearn.codec import codec, foci
 # comments there give what each public default does on this setup.
 CLASS_SETTINGS = {name: method_settings(name, "digits") for name in METHODS if name not in ("contrastive", "retrain")}
 # Methods the literature reports as weak on this task, with the forget-class test accuracy they keep:
-# FT and ℓ1-sparse rely on catastrophic forgetting only and under-forget class-wise (evaluation.md §2.2,
-# Unlearn-Sparse issues #4/#10); LCODEC's Newton steps are tiny (CU Table 4: 99.8 % forget accuracy).
-WEAK = {"finetune": 0.9, "l1_sparse": 0.9, "lcodec": 0.9}
+# LCODEC's Newton steps are tiny (CU Table 4: 99.8 % forget accuracy). FT and ℓ1-sparse rely on catastrophic
+# forgetting only and under-forget class-wise at the public defaults (evaluation.md §2.2, Unlearn-Sparse
+# issues #4/#10: class 5 stays at 1.00 here); the digits table's lr 0.05 at batch 64 makes them forget.
+WEAK = {"lcodec": 0.9}
 SAMPLE_SETTINGS = {name: {**kw, **({"epochs": 2} if "epochs" in METHODS[name].config.__dataclass_fields__
                                    else {})} for name, kw in CLASS_SETTINGS.items()}
 BASELINES = list(CLASS_SETTINGS)

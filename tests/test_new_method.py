@@ -54,7 +54,7 @@ def mute(model, forget, retain, val, config: MuteConfig, *, task, num_classes) -
 
 
 METHODS = [("mute_toy", ("class",), MuteConfig, mute, "toy: mute the forgotten class's logit",
-            {"acts_on": "output"})]
+            {"display": "Mute (toy)", "acts_on": "output"})]
 '''
 
 
@@ -124,3 +124,6 @@ def test_the_report_tables_the_new_method(toy, tmp_path):
     stats = report.mean_std(rows, ["method"], ["acc_forget_test"])
     assert stats.loc[0, "method"] == "mute_toy" and stats.loc[0, "n"] == 1
     assert rs.method_space("mute_toy") == "output"  # the book groups it by where it acts, read from its module
+    from cu_book.method_names import display, missing
+
+    assert display("mute_toy") == "Mute (toy)" and "mute_toy" not in missing()  # its book name, from its record

@@ -57,11 +57,17 @@ class DeviceData:
     def batches(self, indices: np.ndarray | torch.Tensor, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None, augment: Augment | None = None,
                 drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Iterate over `indices` in batches (shuffled with `generator` when `shuffle`)."""
+        """Iterate over `indices` in batches (shuffled with `generator` when `shuffle`).
+
+        A shuffled (training) pass never ends on a batch of one sample: that sample is left out of this pass
+        (another one next pass), since a batch-statistics step on one sample is undefined (BatchNorm refuses it
+        on 1×1 maps) and the smallest digits batch sizes meet it. `drop_last` leaves out any short last batch.
+        """
         indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         if shuffle:
             indices = indices[torch.randperm(len(indices), generator=generator)]
-        stop = len(indices) - (len(indices) % batch_size if drop_last else 0)
+        short = len(indices) % batch_size
+        stop = len(indices) - (short if drop_last or (shuffle and short == 1 and len(indices) > 1) else 0)
         for start in range(0, stop, batch_size):
             yield self.batch(indices[start:start + batch_size], augment, generator)
 

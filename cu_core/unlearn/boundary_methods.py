@@ -159,10 +159,10 @@ CLASS = ("class",)
 METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_core.unlearn.registry
     ("boundary_shrink", CLASS, BoundaryShrinkConfig, boundary_shrink,
      "Boundary Shrink (BS): CE on forget x labelled by the original model's FGSM-nearest class",
-     {"acts_on": "input", "paper_name": "Boundary Shrink"}),
+     {"display": "Boundary Shrink", "acts_on": "input", "paper_name": "Boundary Shrink"}),
     ("boundary_expanding", CLASS, BoundaryExpandingConfig, boundary_expanding,
      "Boundary Expanding (BE): train forget x as a shadow class, then prune the shadow output",
-     {"acts_on": "input", "paper_name": "Boundary Expansion"}),
+     {"display": "Boundary Expanding", "acts_on": "input", "paper_name": "Boundary Expansion"}),
     ("unsir", CLASS, UnsirConfig, unsir, "UNSIR: error-maximising noise impair epoch, retain repair epoch",
-     {"acts_on": "input", "paper_name": "UNSIR"}),
+     {"display": "UNSIR", "acts_on": "input", "paper_name": "UNSIR"}),
 )

@@ -206,8 +206,8 @@ def fisher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, config
 METHODS = (
     ("ssd", ("class", "sample"), SsdConfig, ssd,
      "SSD (Foster et al. 2024): dampen parameters far more important to the forget set than to the training set",
-     {"acts_on": "weights"}),
+     {"display": "SSD", "acts_on": "weights"}),
     ("fisher", ("class", "sample"), FisherConfig, fisher,
      "Fisher forgetting (Golatkar et al. 2020): Gaussian noise scaled by the inverse retain-set Fisher",
-     {"acts_on": "weights", "paper_name": "Fisher"}),
+     {"display": "Fisher", "acts_on": "weights", "paper_name": "Fisher"}),
 )

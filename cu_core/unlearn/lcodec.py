@@ -212,5 +212,5 @@ def lcodec(model: nn.Module, forget: Part, retain: Part, val: Part, config: Lcod
 METHODS = (
     ("lcodec", ("class", "sample"), LcodecConfig, lcodec,
      "LCODEC (Mehta et al. 2022): per-batch noisy Newton deletion on FOCI-selected units",
-     {"acts_on": "weights", "paper_name": "LCODEC"}),
+     {"display": "LCODEC", "acts_on": "weights", "paper_name": "LCODEC"}),
 )

@@ -21,6 +21,11 @@ from .registry import METHODS
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "defaults": {},
     "digits": {
+        # Retain-only fine-tuning forgets a class by drift alone: the default (lr 0.01, batch 256: 50 steps)
+        # leaves class 5 at 1.00, lr 0.01 at batch 64 too; lr 0.05 at batch 64 (200 steps) takes it to 0.00
+        # with the other classes at 0.98 (lr 0.1 for 5 epochs: 0.60, a shock it needs 10 epochs to recover from)
+        "finetune": dict(lr=0.05, batch_size=64),
+        "l1_sparse": dict(lr=0.05, batch_size=64),  # as fine-tuning (γ 5e-5): class 5 0.00, others 0.99
         "neggrad": dict(lr=0.01),  # default lr 1e-4 = 5 tiny steps: forget_test only 1.00 -> 0.92
         "neggrad_plus": dict(epochs=5),  # the default 10 epochs also unlearn (forget_test 0.32); 5 for speed
         "random_label": dict(batch_size=64, epochs=5),  # default (batch 256): forget_test 0.87
@@ -31,6 +36,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "fisher": dict(estimator="batch", alpha=1e-7),  # per-sample is exact but 10x slower; α 1e-6 collapses
         # The code's (ε, δ) noise scales as 1/n²: at n ≈ 1,300 ε = 0.1 gives σ ≈ 9 and wipes the model;
         # ε = 100 gives σ ≈ 0.009, what ε = 0.1 gives at CIFAR's n = 45,000. 200 perturbations for speed.
+        # No λ both forgets and keeps the model (λ 1e-3: class 5 at 0.97; 1e-4: one class predicted everywhere)
         "lcodec": dict(epsilon=100.0, n_perturbations=200),
         # UNSIR's defaults (Adam 0.02 / 0.01, one repair epoch) collapse the model here (retain_test 0.18)
         "unsir": dict(impair_lr=2e-3, repair_lr=1e-3, repair_epochs=3),

@@ -45,6 +45,12 @@ class Method:
     acts_on: str = "other"  # where it acts (`ACTS_ON`): the book groups the methods by it
     paper_name: str | None = None  # its name in the paper's tables and Figure 2, when it is there
     reference: bool = False  # a reference like Retrain: the original's training recipe, no preset, no method flags
+    display: str | None = None  # its one spelling in the book's text, tables and legends (None: `name`)
+
+    @property
+    def display_name(self) -> str:
+        """The name the book prints: `display`, else the registry name."""
+        return self.display or self.name
 
 
 METHODS: dict[str, Method] = {}
@@ -135,12 +141,12 @@ def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task,
 
 register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
                 "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9",
-                acts_on="representation", paper_name="Contrastive"))
+                acts_on="representation", paper_name="Contrastive", display="CU"))
 
 
 def _register_all(*modules: Any) -> None:
-    """Register the `METHODS` tuples (name, tasks, config, run, summary[, {acts_on, paper_name, reference}]) of
-    the method modules."""
+    """Register the `METHODS` tuples (name, tasks, config, run, summary[, {display, acts_on, paper_name,
+    reference}]) of the method modules."""
     for module in modules:
         for name, tasks, config, run, summary, *facts in module.METHODS:
             register(Method(name, tasks, config, run, summary, **(facts[0] if facts else {})))

@@ -49,5 +49,5 @@ def retrain(model: torch.nn.Module, forget: Part, retain: Part, val: Part, confi
 
 METHODS = (("retrain", ("class", "sample"), RetrainConfig, retrain,
             "Retrain (oracle): from scratch on the retain set with the original model's recipe",
-            {"acts_on": "reference", "paper_name": "Retrain", "reference": True}),)
+            {"display": "Retrain", "acts_on": "reference", "paper_name": "Retrain", "reference": True}),)
 __all__ = ["METHODS", "RetrainConfig", "retrain"]

@@ -208,8 +208,8 @@ def bad_teacher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, c
 METHODS = (
     ("scrub", ("class", "sample"), ScrubConfig, scrub,
      "SCRUB (Kurmanji et al. 2023): alternating max-steps on forget / min-steps on retain against a frozen teacher",
-     {"acts_on": "output", "paper_name": "SCRUB"}),
+     {"display": "SCRUB", "acts_on": "output", "paper_name": "SCRUB"}),
     ("bad_teacher", ("class", "sample"), BadTeacherConfig, bad_teacher,
      "Bad Teacher (Chundawat et al. 2023): distil a random teacher on forget, the original on 30% of retain",
-     {"acts_on": "output"}),
+     {"display": "Bad Teacher", "acts_on": "output"}),
 )
