@@ -1,6 +1,6 @@
 """The tables of the variants page (`book/method/variants.md`), read from `cu_core`'s configuration and parser.
 
-- `differences_table`: the page's list of differences between paper, code and `cu_core`, with each setting's
+- `differences`, `differences_table`: the list of differences between paper, code and `cu_core`, with each setting's
   default read from its configuration dataclass when the book is built;
 - `changed_settings`, `preset_table`, `cli_command`: what a configuration (e.g. the authors' code) changes with
   respect to the defaults, as a table and as the `python -m cu_core unlearn` command that runs it, its flags
@@ -48,6 +48,114 @@ def differences_table(rows: Sequence[Difference]) -> Markdown:
             default = default_of(cls, name)
         out.append([what, paper, code, setting, default, why])
     return md_table(DIFFERENCES_HEADER, out)
+
+
+def differences(push_weight: str, classes: int) -> list[Difference]:
+    """Every difference between the paper (v1), the authors' code and `cu_core`: (what differs, paper, code,
+    (configuration class, field) or None, our choice and why). `push_weight` is the code's measured push weight
+    B/|N_i| on random batches of `classes` classes (`variant_numbers.variant_readings`)."""
+    return [
+        ("Push weight in Eq. (5)",
+         "1 on $\\log\\sum_{p} e^{s_{ip}}$",
+         f"$B/\\lvert N_i\\rvert$ (about {push_weight} on random batches of {classes} classes)",
+         (ContrastiveConfig, "variant"),
+         "the text; the code's factor tilts the balance towards the push ({ref}`sec-method-push-weight`)"),
+        ("Shift before `exp`",
+         "none",
+         "subtracts the detached row maximum of $s_{ij}$ and adds a tiny constant to every exponential",
+         (ContrastiveConfig, "variant"),
+         "the text; the shift changes the loss value, never the gradient"),
+        ("Denominator of Eq. (6)",
+         "$\\lvert N_i\\rvert$, the \"damping\"",
+         "1",
+         (ContrastiveConfig, "variant"),
+         "the text; both give the same gradient ({ref}`sec-method-class-loss`)"),
+        ("Sum over anchors",
+         "sum",
+         "mean",
+         (ContrastiveConfig, "reduction"),
+         "the code: its learning rate and $\\lambda_{UL}$ were tuned with the mean; the sum is about $B$ times "
+         "stronger ({ref}`sec-method-reduction`)"),
+        ("Anchor with no same-class retain sample (sample task)",
+         "not discussed; Eq. (5) takes $\\log 0$",
+         "not handled: the loss becomes infinite and the step NaN",
+         (ContrastiveConfig, "no_positive"),
+         "skip the anchor, so a run never fails on an unlucky batch ({ref}`sec-method-no-positive`)"),
+        ("Retain batches",
+         "a random retain batch for each of the $\\omega$ steps",
+         "the same first $\\omega B$ retain samples, in dataset order, for every forget batch; forget batches "
+         "in dataset order",
+         (ContrastiveConfig, "retain_sampling"),
+         "the text: a fresh batch, drawn with replacement, for every step"),
+        ("Size of the retain batch",
+         "$B$, like the forget batch",
+         "cut to the size of the current forget batch",
+         None,
+         "the retain batch always has the size of the current forget batch (both forms agree except on the "
+         "last, partial forget batch)"),
+        ("Data for the stopping rule",
+         "small subsets of the test set",
+         "the whole test set",
+         (ContrastiveConfig, "stop_rule"),
+         "the validation split, so the test set chooses nothing ({ref}`sec-method-stopping`); "
+         "`test` is the paper's rule"),
+        ("Size of the stopping check",
+         "\"small\" subsets",
+         "the whole forget set and the whole test set",
+         None,
+         "class task: the validation images of the forgotten class; sample task: the whole forget set and the "
+         "whole validation split"),
+        ("When the rule is checked",
+         "after each pass over the forget set",
+         "after each pass",
+         None,
+         "after each pass, as in both"),
+        ("Embedding $z$",
+         "not specified whether normalised",
+         "ReLU of the L2-normalised projection (an in-place ReLU in the classifier overwrites it)",
+         (ModelConfig, "embedding"),
+         "the L2-normalised projection; the ReLU is a side effect the paper does not describe"),
+        ("Cross-entropy term",
+         "in Eq. (7) with weight $\\lambda_{CE}$; the printed algorithm leaves the weight out",
+         "`loss_ver=2`: with $\\lambda_{CE}$; `loss_ver=1`: without the term",
+         (ContrastiveConfig, "lambda_ce"),
+         "the code's weight; `lambda_ce=0` is `loss_ver=1`"),
+        ("Forward pass",
+         "not specified",
+         "forget and retain images in one batch, in training mode, so BatchNorm statistics mix both",
+         (ContrastiveConfig, "joint_forward"),
+         "the code"),
+        ("Gradient through the retain embeddings",
+         "not specified",
+         "yes",
+         (ContrastiveConfig, "detach_retain"),
+         "the code (gradients flow through both sides)"),
+        ("Weight decay while unlearning",
+         "not specified",
+         "none (a value is parsed but never used)",
+         (ContrastiveConfig, "weight_decay"),
+         "the code"),
+        ("Which samples are forgotten (sample task)",
+         "randomly selected",
+         "the first $n$ training indices",
+         (SplitConfig, "forget_selection"),
+         "the text, with a recorded seed"),
+        ("Forget set of a class task",
+         "every training image of class $c$",
+         "all but the last one (an off-by-one), which stays in the retain set",
+         (SplitConfig, "class_drop_last"),
+         "the text"),
+        ("Checkpoint of the original model",
+         "not specified",
+         "meant to be the best on the test set; a bug saves the last epoch",
+         (TrainConfig, "select"),
+         "the best on the validation split, never the test set"),
+        ("Input normalisation",
+         "\"normalization\"",
+         "CIFAR-10 statistics for every data set, SVHN included",
+         (DataConfig, "normalization"),
+         "each data set's own training statistics; `authors` gives the code's constants"),
+    ]
 
 
 def changed_settings(configs: Mapping[type, Any]) -> list[Change]:

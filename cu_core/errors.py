@@ -82,9 +82,9 @@ def check_name(parameter: str, value: object, *, dots: bool = False) -> None:
 def check_int(parameter: str, value: object, low: int | None = None, high: int | None = None) -> None:
     """Raise `ConfigError` unless `value` is an int (not bool) in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(parameter, value, f"expected an integer{_range_text(low, high)}")
+        raise ConfigError(parameter, value, f"expected an integer{_interval_text(low, high, False, False)}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(parameter, value, f"expected an integer{_range_text(low, high)}")
+        raise ConfigError(parameter, value, f"expected an integer{_interval_text(low, high, False, False)}")
 
 
 def check_float(parameter: str, value: object, low: float | None = None, high: float | None = None,
@@ -116,14 +116,4 @@ def _interval_text(low: float | None, high: float | None, low_open: bool, high_o
         return f" {'>' if low_open else '>='} {low}"
     if high is not None:
         return f" {'<' if high_open else '<='} {high}"
-    return ""
-
-
-def _range_text(low: int | None, high: int | None) -> str:
-    if low is not None and high is not None:
-        return f" in [{low}, {high}]"
-    if low is not None:
-        return f" >= {low}"
-    if high is not None:
-        return f" <= {high}"
     return ""
