@@ -7,6 +7,7 @@
     python -m cu_core.experiments run --profile cifar-cpu --threads 1    # one of two drivers on a 2-core machine
     python -m cu_core.experiments status --profile cifar-cpu          # done / missing / damaged / running runs
     python -m cu_core.experiments submit --profile paper --partition gpu   # Slurm jobs (cu_core.experiments.submit_cli)
+    python -m cu_core.experiments tune --profile quick --method contrastive --task class --budget 200000  # tune_cli
 
 `run` first checks everything `validate` checks (the profile's schema, every run's parameters, the data archive,
 CUDA where a run asks for it) and that the results and cache folders can be written; any problem stops it with
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .submit_cli import add_parser
 
     add_parser(sub, _add_selection)
+    from .tune_cli import add_parser as add_tune
+
+    add_tune(sub)
     return parser
 
 
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if args.command == "validate":
         return _validate(args)
+    if args.command == "tune":
+        from .tune_cli import tune_main
+
+        return tune_main(args)
     if getattr(args, "threads", None) is not None and args.threads < 1:
         print(f"error: --threads must be a positive integer, got {args.threads}", file=sys.stderr)
         return 2

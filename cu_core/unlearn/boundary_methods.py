@@ -29,11 +29,12 @@ from ..data import Part
 from ..errors import ConfigError
 from ..runtime import autocast
 from ..settings import check_settings, setting
+from .spaces import lr_epochs, real
 from .base import UnlearnResult
 from .loop import EpochLoop, Steps
 from .common import cross_entropy, sgd
 from .teacher_methods import frozen
-from .unsir import UnsirConfig, impair_repair
+from .unsir import UNSIR_SPACE, UnsirConfig, impair_repair
 
 BN_HELP = ("BatchNorm in train mode, re-estimating its statistics on forget-only batches (mirror code); "
            "False: eval-mode BatchNorm, so only the gradient acts")
@@ -154,13 +155,16 @@ def unsir(model: nn.Module, forget: Part, retain: Part, val: Part, config: Unsir
 
 
 CLASS = ("class",)
+_BU = "Boundary Unlearning mirror code: lr 1e-5, 10 epochs, FGSM bound 0.1"
 METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_core.unlearn.registry
     ("boundary_shrink", CLASS, BoundaryShrinkConfig, boundary_shrink,
      "Boundary Shrink (BS): CE on forget x labelled by the original model's FGSM-nearest class",
-     {"display": "Boundary Shrink", "acts_on": "input", "paper_name": "Boundary Shrink"}),
+     {"display": "Boundary Shrink", "acts_on": "input", "paper_name": "Boundary Shrink", "space": {
+         **lr_epochs((1e-6, 1e-2), (1, 10), _BU), "bound": real(0.01, 0.5, log=True, source=_BU)}}),
     ("boundary_expanding", CLASS, BoundaryExpandingConfig, boundary_expanding,
      "Boundary Expanding (BE): train forget x as a shadow class, then prune the shadow output",
-     {"display": "Boundary Expanding", "acts_on": "input", "paper_name": "Boundary Expansion"}),
+     {"display": "Boundary Expanding", "acts_on": "input", "paper_name": "Boundary Expansion",
+      "space": lr_epochs((1e-6, 1e-2), (1, 10), _BU)}),
     ("unsir", CLASS, UnsirConfig, unsir, "UNSIR: error-maximising noise impair epoch, retain repair epoch",
-     {"display": "UNSIR", "acts_on": "input", "paper_name": "UNSIR"}),
+     {"display": "UNSIR", "acts_on": "input", "paper_name": "UNSIR", "space": UNSIR_SPACE}),
 )

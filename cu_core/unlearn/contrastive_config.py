@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..errors import ConfigError
 from ..losses import NO_POSITIVE, REDUCTIONS, VARIANTS
 from ..settings import check_settings, setting
+from .spaces import choice, integer, real
 
 RETAIN_SAMPLING = ("random", "sequential")
 STOP_RULES = ("val", "test", "fixed", "no_heldout")
@@ -67,3 +68,14 @@ class ContrastiveConfig:
         """B: the configured size, else the authors' README value for the task."""
         return self.batch_size or (64 if task == "class" else 128)
 
+
+
+_CU = "CU paper §5 and its code's README (τ 0.7, λ_UL 3, ω 4, lr 1e-3, 30 passes): ranges around them"
+#: What `tune` searches for CU (`registry.Method.space`): τ, λ_UL, ω, lr and the stop rule (never "test": it
+#: reads the test set), with the pass cap the "fixed" rule runs to.
+CONTRASTIVE_SPACE = {
+    "temperature": real(0.05, 1.0, log=True, source=_CU), "lambda_ul": real(0.1, 10.0, log=True, source=_CU),
+    "omega": integer(1, 8, source=_CU), "lr": real(1e-4, 1e-2, log=True, source=_CU),
+    "stop_rule": choice("val", "fixed", "no_heldout", source="Eq. 8/9 on validation, a fixed pass count, or ours"),
+    "max_passes": integer(5, 30, source=_CU),
+}

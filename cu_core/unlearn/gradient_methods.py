@@ -18,6 +18,7 @@ import torch
 from ..data import Part
 from ..errors import ConfigError, check_int
 from ..settings import check_settings, setting
+from .spaces import choice, lr_epochs, real
 from .base import UnlearnResult
 from .common import cross_entropy, sgd
 from .loop import EpochLoop, Steps
@@ -216,17 +217,26 @@ def salun(model, forget: Part, retain: Part, val: Part, config: SalUnConfig, *, 
 
 
 BOTH = ("class", "sample")
+_FT = "SalUn and SCRUB code: lr 0.01-0.1, 5-10 epochs, batch 64-256; Deep Unlearn tunes lr, epochs, batch"
+_GA = "SalUn code README: GA lr 1e-5 to 1e-4 at CIFAR scale; up to 0.1 for a 130-image forget set"
+_NGP, _L1 = "SCRUB notebook and Deep Unlearn: α 0.9-0.999", "SalUn/Sparse code: γ (--alpha) 5e-6 to 5e-4"
+_SAL = "SalUn paper: mask ratio 0.1-0.9 (README 0.5)"
 METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_core.unlearn.registry
     ("finetune", BOTH, FinetuneConfig, finetune, "Finetune (FT): CE on the retain set only",
-     {"display": "Finetune", "acts_on": "retain data only", "paper_name": "Finetune"}),
+     {"display": "Finetune", "acts_on": "retain data only", "paper_name": "Finetune", "space": {
+         **lr_epochs((1e-3, 1e-1), (1, 10), _FT), "batch_size": choice(64, 128, 256, source=_FT)}}),
     ("neggrad", BOTH, NegGradConfig, neggrad, "NegGrad / gradient ascent (GA): −CE on the forget set",
-     {"display": "NegGrad", "acts_on": "output", "paper_name": "Neggrad"}),
+     {"display": "NegGrad", "acts_on": "output", "paper_name": "Neggrad", "space": lr_epochs((1e-5, 1e-1), (1, 10), _GA)}),
     ("neggrad_plus", BOTH, NegGradPlusConfig, neggrad_plus, "NegGrad+ (NG+): α·CE(retain) − (1−α)·CE(forget)",
-     {"display": "NegGrad+", "acts_on": "output"}),
+     {"display": "NegGrad+", "acts_on": "output", "space": {**lr_epochs((1e-3, 1e-1), (1, 10), _FT),
+                                                       "alpha": real(0.5, 0.999, source=_NGP)}}),
     ("random_label", BOTH, RandomLabelConfig, random_label, "Random Label (RL): random-label forget pass, retain pass",
-     {"display": "Random Label", "acts_on": "output"}),
+     {"display": "Random Label", "acts_on": "output", "space": {
+         **lr_epochs((1e-3, 1e-1), (1, 10), _FT), "batch_size": choice(64, 128, 256, source=_FT)}}),
     ("l1_sparse", BOTH, L1SparseConfig, l1_sparse, "ℓ1-sparse: FT with CE + linearly decaying γ·‖θ‖₁",
-     {"display": "ℓ1-sparse", "acts_on": "retain data only"}),
+     {"display": "ℓ1-sparse", "acts_on": "retain data only", "space": {
+         **lr_epochs((1e-3, 1e-1), (1, 10), _FT), "gamma": real(1e-6, 1e-3, log=True, source=_L1)}}),
     ("salun", BOTH, SalUnConfig, salun, "SalUn: RL on the top-|∇CE(forget)| weights (hard mask)",
-     {"display": "SalUn", "acts_on": "output"}),
+     {"display": "SalUn", "acts_on": "output", "space": {
+         **lr_epochs((1e-3, 1e-1), (1, 10), _FT), "mask_ratio": real(0.1, 0.9, source=_SAL)}}),
 )

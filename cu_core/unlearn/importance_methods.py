@@ -17,6 +17,7 @@ from ..data import Part
 from ..errors import ConfigError, check_choice
 from ..runtime import autocast, seed_everything
 from ..settings import check_settings, setting
+from .spaces import real
 from .base import UnlearnResult
 from .common import Clock, private_copy
 
@@ -206,8 +207,11 @@ def fisher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, config
 METHODS = (
     ("ssd", ("class", "sample"), SsdConfig, ssd,
      "SSD (Foster et al. 2024): dampen parameters far more important to the forget set than to the training set",
-     {"display": "SSD", "acts_on": "weights"}),
+     {"display": "SSD", "acts_on": "weights", "space": {
+         "selection_weighting": real(1.0, 100.0, log=True, source="SSD paper: α 1-100 searched, 10 chosen"),
+         "dampening_constant": real(0.1, 5.0, log=True, source="SSD paper: λ 0.1-5, 1 chosen")}}),
     ("fisher", ("class", "sample"), FisherConfig, fisher,
      "Fisher forgetting (Golatkar et al. 2020): Gaussian noise scaled by the inverse retain-set Fisher",
-     {"display": "Fisher", "acts_on": "weights", "paper_name": "Fisher"}),
+     {"display": "Fisher", "acts_on": "weights", "paper_name": "Fisher", "space": {
+         "alpha": real(1e-9, 1e-5, log=True, source="SCRUB/SSD code: α 1e-6 (1e-7 on digits; 1e-6 collapses)")}}),
 )

@@ -36,6 +36,7 @@ from ..data import Part
 from ..errors import ConfigError
 from ..runtime import seed_everything
 from ..settings import check_settings, setting
+from .spaces import real
 from .base import UnlearnResult
 from .codec import foci
 from .common import Clock, private_copy
@@ -212,5 +213,7 @@ def lcodec(model: nn.Module, forget: Part, retain: Part, val: Part, config: Lcod
 METHODS = (
     ("lcodec", ("class", "sample"), LcodecConfig, lcodec,
      "LCODEC (Mehta et al. 2022): per-batch noisy Newton deletion on FOCI-selected units",
-     {"display": "LCODEC", "acts_on": "weights", "paper_name": "LCODEC"}),
+     {"display": "LCODEC", "acts_on": "weights", "paper_name": "LCODEC", "space": {
+         "l2_reg": real(1e-3, 1.0, log=True, source="LCODEC code: λ 0.01"),
+         "epsilon": real(1.0, 1000.0, log=True, source="LCODEC code ε 0.1 at n 45,000; ≈ 100 at digits' n")}}),
 )

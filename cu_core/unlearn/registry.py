@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,8 @@ from ..data import Part
 from ..errors import ConfigError, check_choice, check_int
 from .base import UnlearnResult
 from .contrastive import ContrastiveConfig, contrastive_unlearn, stopping_set
+from .contrastive_config import CONTRASTIVE_SPACE
+from .spaces import Param, check_space
 
 MethodFn = Callable[..., UnlearnResult]
 
@@ -46,6 +48,7 @@ class Method:
     paper_name: str | None = None  # its name in the paper's tables and Figure 2, when it is there
     reference: bool = False  # a reference like Retrain: the original's training recipe, no preset, no method flags
     display: str | None = None  # its one spelling in the book's text, tables and legends (None: `name`)
+    space: Mapping[str, Param] = field(default_factory=dict)  # what `tune` searches (`spaces`); {}: not tuned
 
     @property
     def display_name(self) -> str:
@@ -61,6 +64,7 @@ def register(method: Method) -> Method:
     check_choice(f"acts_on of method {method.name!r}", method.acts_on, ACTS_ON)
     if method.name in METHODS:
         raise ValueError(f"method {method.name!r} is registered twice")
+    check_space(method.name, method.config, method.space)
     METHODS[method.name] = method
     return method
 
@@ -141,12 +145,12 @@ def _contrastive(model, forget, retain, val, config: ContrastiveConfig, *, task,
 
 register(Method("contrastive", ("class", "sample"), ContrastiveConfig, _contrastive,
                 "Contrastive unlearning (Lee et al.): Eq. 5-7, Algorithm 1, stopping by Eq. 8/9",
-                acts_on="representation", paper_name="Contrastive", display="CU"))
+                acts_on="representation", paper_name="Contrastive", display="CU", space=CONTRASTIVE_SPACE))
 
 
 def _register_all(*modules: Any) -> None:
     """Register the `METHODS` tuples (name, tasks, config, run, summary[, {display, acts_on, paper_name,
-    reference}]) of the method modules."""
+    reference, space}]) of the method modules."""
     for module in modules:
         for name, tasks, config, run, summary, *facts in module.METHODS:
             register(Method(name, tasks, config, run, summary, **(facts[0] if facts else {})))

@@ -19,6 +19,8 @@ from ..data import Part
 from ..errors import ConfigError
 from ..runtime import autocast, seed_everything
 from ..settings import check_settings, setting
+from .spaces import choice, real
+from .spaces import integer as integer_
 from .base import UnlearnResult
 from .common import Clock, epoch_record, private_copy, sgd, step
 from .loop import EpochLoop, Steps
@@ -208,8 +210,14 @@ def bad_teacher(model: torch.nn.Module, forget: Part, retain: Part, val: Part, c
 METHODS = (
     ("scrub", ("class", "sample"), ScrubConfig, scrub,
      "SCRUB (Kurmanji et al. 2023): alternating max-steps on forget / min-steps on retain against a frozen teacher",
-     {"display": "SCRUB", "acts_on": "output", "paper_name": "SCRUB"}),
+     {"display": "SCRUB", "acts_on": "output", "paper_name": "SCRUB", "space": {
+         "lr": real(1e-4, 5e-2, log=True, source="SCRUB notebooks: 5e-4; 1e-2 on digits"),
+         "alpha": real(1e-3, 1.0, log=True, source="SCRUB: 0.001 (large-scale) to 0.5 (MIA notebook)"),
+         "forget_batch_size": choice(16, 32, 64, source="SCRUB notebooks: 16-64")}}),
     ("bad_teacher", ("class", "sample"), BadTeacherConfig, bad_teacher,
      "Bad Teacher (Chundawat et al. 2023): distil a random teacher on forget, the original on 30% of retain",
-     {"display": "Bad Teacher", "acts_on": "output"}),
+     {"display": "Bad Teacher", "acts_on": "output", "space": {
+         "lr": real(1e-5, 1e-2, log=True, source="public code: Adam 1e-4"), "epochs": integer_(1, 5),
+         "temperature": real(1.0, 4.0, source="public code: T 1; KD practice 1-4"),
+         "retain_fraction": real(0.1, 0.5, source="public code: 0.3")}}),
 )

@@ -10,6 +10,7 @@ import torch
 from ..data import Part
 from ..errors import ConfigError
 from ..settings import check_settings, setting
+from .spaces import integer, real
 from .base import UnlearnResult
 from .loop import EpochLoop, Steps
 from .common import cross_entropy
@@ -103,3 +104,8 @@ def impair_repair(model: torch.nn.Module, forget: Part, retain: Part, val: Part,
                 lambda e: steps(False), phase="repair")
     return run.result()
 
+
+
+_NB = "Fast-Machine-Unlearning notebooks: Adam 0.02 / 0.01, one repair epoch (they collapse digits)"
+UNSIR_SPACE = {"impair_lr": real(1e-4, 2e-2, log=True, source=_NB), "repair_lr": real(1e-4, 1e-2, log=True, source=_NB),
+               "repair_epochs": integer(1, 5, source=_NB)}  # registered with UNSIR in boundary_methods
