@@ -226,7 +226,8 @@ METHODS = (  # (name, tasks, config class, function, summary, facts), for cu_cor
      {"display": "Finetune", "acts_on": "retain data only", "paper_name": "Finetune", "space": {
          **lr_epochs((1e-3, 1e-1), (1, 10), _FT), "batch_size": choice(64, 128, 256, source=_FT)}}),
     ("neggrad", BOTH, NegGradConfig, neggrad, "NegGrad / gradient ascent (GA): −CE on the forget set",
-     {"display": "NegGrad", "acts_on": "output", "paper_name": "Neggrad", "space": lr_epochs((1e-5, 1e-1), (1, 10), _GA)}),
+     {"display": "NegGrad", "acts_on": "output", "paper_name": "Neggrad",
+      "space": lr_epochs((1e-5, 1e-1), (1, 10), _GA)}),
     ("neggrad_plus", BOTH, NegGradPlusConfig, neggrad_plus, "NegGrad+ (NG+): α·CE(retain) − (1−α)·CE(forget)",
      {"display": "NegGrad+", "acts_on": "output", "space": {**lr_epochs((1e-3, 1e-1), (1, 10), _FT),
                                                        "alpha": real(0.5, 0.999, source=_NGP)}}),

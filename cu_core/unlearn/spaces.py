@@ -35,7 +35,8 @@ class Param:
             if not self.choices:
                 raise ValueError("a choice Param needs choices")
         elif self.low is None or self.high is None or not self.low < self.high or (self.log and self.low <= 0):
-            raise ValueError(f"Param range [{self.low}, {self.high}] (log={self.log}): low < high, low > 0 on a log scale")
+            raise ValueError(f"Param range [{self.low}, {self.high}] (log={self.log}): low < high, and low > 0 on a "
+                             "log scale")
 
     def describe(self) -> str:
         """'[1e-4, 1e-2] log', '[1, 8]' or '{val, fixed}' for tables."""

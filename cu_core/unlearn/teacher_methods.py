@@ -217,7 +217,8 @@ METHODS = (
     ("bad_teacher", ("class", "sample"), BadTeacherConfig, bad_teacher,
      "Bad Teacher (Chundawat et al. 2023): distil a random teacher on forget, the original on 30% of retain",
      {"display": "Bad Teacher", "acts_on": "output", "space": {
-         "lr": real(1e-5, 1e-2, log=True, source="public code: Adam 1e-4"), "epochs": integer_(1, 5),
+         "lr": real(1e-5, 1e-2, log=True, source="public code: Adam 1e-4"),
+         "epochs": integer_(1, 5, source="public code: 1 epoch"),
          "temperature": real(1.0, 4.0, source="public code: T 1; KD practice 1-4"),
          "retain_fraction": real(0.1, 0.5, source="public code: 0.3")}}),
 )

@@ -1,0 +1,128 @@
+"""`python -m cu_core.experiments tune` (issue 20): declared search spaces, the objectives, bad input refused before
+any work, and two processes sharing one study on tiny data without duplicated trials, within the budget."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from cu_core.experiments.__main__ import main
+from cu_core.experiments.tune_objectives import oracle, retrain_free
+from cu_core.experiments.tune_space import suggest
+from cu_core.unlearn import METHODS
+from cu_core.unlearn.presets import preset_for
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"name": "tiny_tune", "description": "digits, 2 training epochs, the class task", "seeds": [0],
+        "defaults": {"dataset": "digits", "model": "cnn4", "train_epochs": 2, "preset": "digits"},
+        "experiments": {"compare_class": {"template": "compare_methods.ipynb", "params": {"task": "class"}}}}
+
+
+def test_every_method_but_retrain_declares_a_space_whose_draws_are_valid_configs():
+    for name, method in METHODS.items():
+        assert bool(method.space) != method.reference, name
+        if not method.space:
+            continue
+        for seed in range(3):  # random draws of the whole space build valid configs over the digits preset
+            trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+            method.config(**{**preset_for("digits", name), **suggest(trial, method.space)})
+        assert all(p.source for p in method.space.values()), f"{name}: every range says where it comes from"
+    cu = METHODS["contrastive"].space
+    assert {"temperature", "lambda_ul", "omega", "lr", "stop_rule"} <= set(cu)
+    assert "test" not in cu["stop_rule"].choices  # tuning never reads the test set
+
+
+def test_objectives():
+    terms = {"ua": 90.0, "ra": 99.0, "ta": 95.0, "mia": 80.0, "fa": 10.0}
+    assert oracle(terms, terms) == 0.0
+    assert oracle(terms, {**terms, "ua": 100.0, "mia": 100.0}) == pytest.approx(7.5)
+    assert retrain_free(terms, {**terms, "ta": 97.0}, "class") == pytest.approx(10.0 + 2.0)
+    assert retrain_free(terms, {**terms, "ta": 90.0}, "sample") == pytest.approx(85.0)
+
+
+@pytest.mark.parametrize("args, parameter", [
+    (["--method", "nope"], "method"), (["--method", "retrain"], "method"), (["--task", "everything"], "task"),
+    (["--method", "unsir", "--task", "sample"], "task"), (["--budget", "0"], "budget"),
+    (["--budget", "-5"], "budget"), (["--objective", "oracel"], "objective"), (["--profile", "no_such"], "profile"),
+])
+def test_bad_input_is_refused_naming_the_parameter_before_any_work(tmp_path, capsys, args, parameter):
+    base = {"--profile": "quick", "--method": "contrastive", "--task": "class", "--budget": "1000"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = ["tune", *[x for kv in base.items() for x in kv], "--results-dir", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert parameter in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_budget_that_is_not_an_integer_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["tune", "--profile", "quick", "--method", "contrastive", "--task", "class", "--budget", "lots"])
+    assert exc.value.code == 2 and "--budget" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_study_without_duplicates_within_the_budget(tmp_path):
+    profile = tmp_path / "tiny_tune.yaml"
+    profile.write_text(yaml.safe_dump(TINY))
+    budget = 3000
+    cmd = [sys.executable, "-m", "cu_core.experiments", "tune", "--profile", str(profile), "--method", "neggrad",
+           "--task", "class", "--budget", str(budget), "--results-dir", str(tmp_path / "results"), "--no-eval",
+           "--threads", "1", "--no-progress"]
+    env = {**os.environ, "CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    folder = tmp_path / "results" / "tiny_tune" / "tuning" / "class" / "neggrad" / "oracle"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "journal.log")))
+    trials = optuna.load_study(study_name=None, storage=storage).get_trials()
+    assert trials and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    runs = sorted(p.name for p in (folder / "runs").iterdir())
+    assert runs == sorted(t.user_attrs["run"] for t in trials) and len(set(runs)) == len(trials)  # one run each
+    draws = [json.dumps(t.params, sort_keys=True) for t in trials]
+    assert len(set(draws)) == len(draws)  # no draw was run twice
+    samples = [t.user_attrs["samples"] for t in trials]
+    metrics = [json.loads((folder / "runs" / t.user_attrs["run"] / "metrics.json").read_text()) for t in trials]
+    assert samples == [m["cost"]["samples"] for m in metrics]
+    assert budget <= sum(samples) <= budget + max(samples)  # spent, and respected to within one trial
+    again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)  # resume: nothing left
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["trials"] == len(trials)
+
+
+def _summary(root: Path, task: str, method: str, objective: str, tuned: list[float], default: list[float]) -> None:
+    folder = root / "fake" / "tuning" / task / method / objective
+    folder.mkdir(parents=True)
+    rows = lambda gaps: [{"seed": s, "avg_gap": g, "samples": 100, "seconds": 1.0, "forget_acc": 0.0}  # noqa: E731
+                         for s, g in enumerate(gaps)]
+    (folder / "summary.json").write_text(json.dumps({
+        "profile": "fake", "method": method, "task": task, "objective": objective, "budget": 1000, "spent": 1100,
+        "trials": 4, "complete": 4, "failed": 0, "eval_seeds": [0, 1, 2], "params": {"dataset": "digits",
+        "model": "cnn4"}, "best_params": {"lr": 0.0123456}, "best_value": 1.0, "default": rows(default),
+        "tuned": rows(tuned)}))
+
+
+def test_the_book_reads_a_fake_tuning_tree(tmp_path):
+    from cu_book import tuning
+
+    _summary(tmp_path, "class", "contrastive", "oracle", [1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+    _summary(tmp_path, "class", "salun", "oracle", [2.0, 1.5, 4.0], [9.0, 8.0, 7.0])
+    _summary(tmp_path, "class", "finetune", "oracle", [6.0, 6.0, 6.0], [9.0, 9.0, 9.0])
+    df = tuning.summaries("fake", tmp_path)
+    gaps, settings = tuning.gaps_and_settings(df, "class")
+    assert list(gaps.method) == ["CU", "SalUn", "Finetune"]
+    assert gaps.iloc[0]["tuned (oracle)"] == "2.0 ± 1.0" and gaps.iloc[0]["default"] == "5.0 ± 0.0"
+    assert settings.iloc[0]["best settings (oracle)"] == "lr 0.0123" and settings.iloc[0]["examples (oracle)"] \
+        == "1,100 / 1,000"
+    verdict = tuning.leads(df, "class")
+    assert verdict["holds"] and verdict["rival"] == "SalUn" and verdict["wins"] == 2 and verdict["no_power"]
+    assert "0.125" in verdict["verdict"] and "2 of 3 seeds" in verdict["verdict"]
+    assert tuning.leads(df, "sample")["holds"] is None
+    assert "digits, cnn4, class task" in tuning.caption(df, "fake", "class")
+    assert tuning.importances(df, "class").empty  # no journal in the fake tree
