@@ -12,7 +12,9 @@ import optuna
 from optuna.trial import TrialState
 
 from ..results_io import atomic_write_json
-from .runs import unlearning
+from .runs import run_dir, unlearning
+from .tune_reuse import copy_run, find
+from .tune_reuse import key as run_key
 from .tune_setup import TunePlan
 from .tune_study import spent
 
@@ -21,7 +23,12 @@ def evaluate_settings(plan: TunePlan, label: str, overrides: dict[str, Any]) -> 
     """`overrides` (over the preset) on every evaluation seed, as `eval/runs/<label>-seed-S`; one row each."""
     rows = []
     for seed in plan.eval_seeds:
-        m = unlearning(plan.eval_folder, f"{label}-seed-{seed}", plan.config(seed), plan.request.method,
+        name, cfg = f"{label}-seed-{seed}", plan.config(seed)
+        path = run_dir(plan.eval_folder, name)
+        if not path.exists() and (same := find([plan.eval_folder], run_key(cfg, plan.request.method, plan.preset,
+                                                                     overrides))) is not None:
+            copy_run(same, path)  # the other objective's best (or the default) had these settings
+        m = unlearning(plan.eval_folder, name, cfg, plan.request.method,
                        preset=plan.preset, overrides=overrides)
         rows.append({"seed": seed, "avg_gap": m["gap"]["avg_gap"], "samples": m["cost"]["samples"],
                      "seconds": m["seconds"]["unlearn"], "forget_acc": m["acc"]["forget_train"]})

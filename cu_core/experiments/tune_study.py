@@ -14,7 +14,7 @@ process that died on this host is marked failed. The sampler is `TPESampler` see
 the number of trials so far (a rerun draws the same sequence; two processes never share a draw).
 
 Every trial is an ordinary run of the driver (`runs.unlearning`, as the `compare_methods` template) in
-`runs/trial-NNNN/`, scored by `tune_objectives` on its outputs (forget, retain, validation: not the test set).
+`runs/trial-NNNN/` (or a copy of the same run from the other objective's study: `tune_reuse`), scored by `tune_objectives` on its outputs (forget, retain, validation: not the test set).
 No pruner: the methods report no objective while they run, only after (their `passes.csv`), so there is
 nothing to stop a trial early on; `optuna.pruners.NopPruner` says so in the study.
 """
@@ -37,11 +37,14 @@ from ..references import prepare
 from ..results_io import atomic_write_json
 from .runs import run_dir, unlearning
 from .tune_objectives import OBJECTIVES, objective_value, reference_terms, val_terms
+from .tune_reuse import copy_run, find
+from .tune_reuse import key as run_key
 from .tune_setup import TunePlan
 from .tune_space import suggest
 
 HOST = socket.gethostname()
 WAIT_SECONDS = 2.0
+STARTUP = 4  # random trials before TPE models the results (of a dozen or so: most are guided)
 
 
 def open_study(plan: TunePlan) -> optuna.Study:
@@ -100,7 +103,8 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
                 estimate = sum(done) / len(done) if done else 0.0
                 if spent(study) + len(running) * estimate >= req.budget:
                     return None
-                study.sampler = optuna.samplers.TPESampler(seed=req.seed * 100_003 + len(trials))
+                study.sampler = optuna.samplers.TPESampler(n_startup_trials=STARTUP,
+                                                           seed=req.seed * 100_003 + len(trials))
                 trial = study.ask()
                 trial.set_user_attr("host", HOST)
                 trial.set_user_attr("pid", os.getpid())
@@ -119,8 +123,13 @@ def run_trial(trial: optuna.Trial, plan: TunePlan, refs: dict[str, Any], split: 
     """Run the trial through the driver's code, score it, record it; (value, samples)."""
     req = plan.request
     name = f"trial-{trial.number:04d}"
-    metrics = unlearning(plan.folder, name, plan.config(req.seed), req.method, preset=plan.preset,
-                         overrides=dict(trial.params))
+    cfg, overrides = plan.config(req.seed), dict(trial.params)
+    siblings = [plan.folder.parent / o for o in OBJECTIVES if o != req.objective]
+    same = find(siblings, run_key(cfg, req.method, plan.preset, overrides))
+    if same is not None and not run_dir(plan.folder, name).exists():  # the sibling study ran these settings
+        copy_run(same, run_dir(plan.folder, name))
+        trial.set_user_attr("copied_from", f"{same.parent.parent.name}/runs/{same.name}")
+    metrics = unlearning(plan.folder, name, cfg, req.method, preset=plan.preset, overrides=overrides)
     ev = Evaluation.load(run_dir(plan.folder, name) / "outputs.npz", split)
     terms = val_terms(ev, seed=req.seed)
     values = {o: objective_value(o, terms, refs, req.task) for o in OBJECTIVES}
