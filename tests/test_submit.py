@@ -278,3 +278,30 @@ def test_local_submit_refuses_while_jobs_of_an_earlier_submit_run_and_status_sho
     assert main(["status", *argv]) == 0
     out = capsys.readouterr().out
     assert "1 failed" in out and "killed" in out and "4242_0_log.err" in out, out
+
+
+def test_a_job_that_submitit_requeues_says_requeued_and_status_counts_it_queued_until_it_runs(tmp_path, monkeypatch):
+    from cu_core.experiments import submit_status
+
+    job = plan(expand(load_profile("smoke"), only=["references"]), None)[-1]
+
+    def preempted(job, root):  # what submitit's USR2 handler does once it has requeued the job
+        raise SystemExit(-1)
+
+    monkeypatch.setitem(submit_jobs.WORK, job.kind, preempted)
+    with pytest.raises(SystemExit):
+        submit_jobs.JobTask(job, str(tmp_path), "smoke", {}, 1)()
+    marker = json.loads(submit_jobs.state_file(tmp_path, "smoke", job.name).read_text())
+    assert marker["state"] == "requeued" and "requeued by submitit" in marker["message"]
+
+    said = {"a": "requeued", "b": "failed", "c": "failed", "d": "requeued", "e": "requeued"}
+    record = {n: {"executor": "slurm", "job_id": str(i), "kind": "runs", "runs": [], "deps": []}
+              for i, n in enumerate(said, 1)}
+    (tmp_path / "smoke" / ".submit" / "jobs.json").write_text(json.dumps({"jobs": record}))
+    for name, state in said.items():
+        (tmp_path / "smoke" / ".submit" / "state" / f"{name}.json").write_text(json.dumps({"state": state}))
+    # b: its attempt was killed by `scontrol requeue` and said failed, it is pending again; c: failed, gone;
+    # d: requeued and started again; e: requeued, then left the queue without running
+    monkeypatch.setattr(submit_status, "slurm_queue", lambda: {"1": "PENDING", "2": "PENDING", "4": "RUNNING"})
+    states = {n: e["state"] for n, e in submit_status.job_states(tmp_path, "smoke").items()}
+    assert states == {"a": "queued", "b": "queued", "c": "failed", "d": "running", "e": "failed"}

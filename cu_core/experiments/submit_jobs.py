@@ -1,8 +1,9 @@
 """What one cluster job does on its node (`JobTask`, pickled by submitit), and the small state file it keeps.
 
 Every job writes `<results>/<profile>/.submit/state/<job>.json` (atomically) when it starts ("running", with
-its host, pid and Slurm job id), when it ends ("done", or "failed" with the error in one line) and nothing
-else: `cu_core.experiments.submit_status` reads these files, the job record and the queue.
+its host, pid and Slurm job id), when it ends ("done", or "failed" with the error in one line), when submitit
+requeues it ("requeued") and nothing else: `cu_core.experiments.submit_status` reads these files, the job record
+and the queue.
 
 The work reuses the in-process driver and its locks: a reference job trains through the checkpoint cache (one
 `flock` per checkpoint: a model needed by two jobs is trained once, a killed training resumes from its last
@@ -10,8 +11,12 @@ epoch); a method job computes one sub-run into the run's staging folder under a 
 when complete); a run job is the driver's `execute` (the run's claim; busy: it waits for the holder, then checks
 again). So a job started twice, killed or requeued never duplicates or loses a finished sub-run.
 
-`JobTask` is `submitit.helpers.Checkpointable`: on preemption or at its time limit submitit requeues the same job
-(up to `max_num_timeout` times), which resumes from what is on disk.
+`JobTask` is `submitit.helpers.Checkpointable`. Submitit asks Slurm to send the job USR2 90 s before its time
+limit (`--signal=USR2@90`), the signal it also expects on preemption; its handler then requeues the same job
+(`scontrol requeue`: same job id, up to `max_num_timeout` times after time limits) and exits. A job requeued by
+Slurm itself (`scontrol requeue` by hand, preemption with `PreemptMode=REQUEUE`) is killed and started again the
+same way. Either way the job starts again from its beginning and resumes from what is on disk, and the jobs that
+depend on it keep waiting for it (its job id does not change).
 """
 from __future__ import annotations
 
@@ -73,6 +78,9 @@ class JobTask(submitit.helpers.Checkpointable):
         mark(root, self.profile, self.job, "running")
         try:
             message = WORK[self.job.kind](self.job, root)
+        except SystemExit:  # submitit's preemption/timeout handler: it has requeued this job, then exits
+            mark(root, self.profile, self.job, "requeued", "preempted or timed out: requeued by submitit")
+            raise
         except BaseException as err:  # noqa: BLE001 - recorded, then raised again (the job fails)
             text = " ".join(f"{type(err).__name__}: {err}".split())
             mark(root, self.profile, self.job, "failed", text)

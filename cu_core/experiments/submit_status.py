@@ -2,8 +2,10 @@
 listing of a profile's jobs with their resources (`plan_frame`, for `submit --dry-run` and the book's appendix).
 
 A job's state comes from three sources: its state file (`cu_core.experiments.submit_jobs.mark`: running, done,
-failed), the record (`submit_exec.load_record`: job id, logs) and the queue (Slurm: `squeue`; local: is its
-process alive). Queued: in the queue, not started. Running: started and still in the queue (or alive). Done.
+failed, requeued), the record (`submit_exec.load_record`: job id, logs) and the queue (Slurm: `squeue`; local: is
+its process alive). Queued: in the queue, not started. Running: started and still in the queue (or alive). Done.
+A job requeued (preempted, timed out, `scontrol requeue`) is queued again, then running, under the same job id
+(a requeue by Slurm kills the attempt, which may say "failed" first: pending again in the queue, it is queued).
 Failed: it said so, or it started and left the queue without saying it ended (killed: `scancel`, the node died,
 out of memory), or it left the queue without starting (cancelled, or a job it depends on failed). A run is done
 when its results are (`cu_core.experiments.status`), else running / queued / failed after its jobs, in that order.
@@ -58,20 +60,22 @@ def job_states(root: Path, profile: str) -> dict[str, dict[str, Any]]:
         said, message = marker.get("state"), marker.get("message", "")
         if entry.get("executor") == "slurm":
             in_queue = None if queue is None else queue.get(str(entry.get("job_id")))
-            if said in ("done", "failed"):
+            if said == "failed" and in_queue in QUEUED_STATES:  # requeued after its attempt failed or was killed
+                state, message = "queued", f"requeued; its last attempt: {message}"
+            elif said in ("done", "failed"):
                 state = said
             elif in_queue is not None or queue is None:
                 state = "queued" if (in_queue in QUEUED_STATES or (in_queue and not said)) else "running"
                 message = message or (f"squeue: {in_queue}" if in_queue else "squeue does not answer")
-            elif said == "running":
+            elif said in ("running", "requeued"):
                 state = "failed"
                 message = ("killed: it started and left the queue without ending (scancel, time limit, node "
                            "failure or out of memory)")
             else:
                 state, message = "failed", "left the queue without starting (cancelled, or a dependency failed)"
         else:
-            state = said or "queued"
-            if said == "running" and not _pid_alive(marker):
+            state = "queued" if said in (None, "requeued") else said
+            if said in ("running", "requeued") and not _pid_alive(marker):
                 state, message = "failed", "killed: its process is gone without ending"
         out[name] = {**entry, "state": state, "message": message}
     return out
