@@ -2,7 +2,7 @@
 
 Storage: Optuna's `JournalStorage` on a journal file in the study's folder (`journal.log`), so any number of
 processes (or cluster jobs on a filesystem with working `flock`) share the study and a stopped one resumes by
-running the same command again. Each process asks for a trial only under the study's lock (`study.lock`,
+running the same command again. Each process asks for a trial only under the study's lock (`.study.lock`,
 `cu_core.locks.hold`), after counting what the study has spent:
 
     spent = Σ cost.samples of the finished trials (a failed trial is charged the mean of the finished ones)
@@ -89,7 +89,7 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
     """A new trial with its parameters drawn, or None when the budget (or `max_trials`) is reached."""
     req = plan.request
     while True:
-        with hold(plan.folder / "study.lock", what=f"the study {plan.folder}", report=lambda _: None):
+        with hold(plan.folder / ".study.lock", what=f"the study {plan.folder}", report=lambda _: None):
             fail_orphans(study)
             trials = study.get_trials(deepcopy=False)
             finished = [t for t in trials if t.state.is_finished()]
