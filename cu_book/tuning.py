@@ -117,6 +117,32 @@ def leads(df: pd.DataFrame, task: str, objective: str = "oracle") -> dict[str, A
             "rank": rank, "methods": len(means), "wins": wins, "seeds": len(seeds), "no_power": bool(power)}
 
 
+def worse_text(df: pd.DataFrame, task: str, objective: str = "oracle") -> str:
+    """Which methods' tuned setting has a higher mean test Avg. Gap than their default (chosen on one seed's
+    validation split, a setting can transfer badly to other seeds and to the test set)."""
+    rows = df[(df.task == task) & (df.objective == objective)]
+    worse = [display(r.method) for r in rows.itertuples() if r.tuned_gaps and r.default_gaps
+             and np.mean(list(r.tuned_gaps.values())) > np.mean(list(r.default_gaps.values()))]
+    return (f"{len(worse)} of {len(rows)} methods do worse on test tuned than at their default"
+            + (f" ({', '.join(worse)})" if worse else ""))
+
+
+def missing_text(df: pd.DataFrame, profile: str) -> str:
+    """Which studies (method, task, objective) of the methods with a search space have no summary yet."""
+    from cu_core.unlearn import METHODS
+
+    done = set(zip(df.method, df.task, df.objective))
+    lines = []
+    for task in ("class", "sample"):
+        for objective in OBJECTIVES:
+            gone = [display(m) for m, rec in METHODS.items() if rec.space and task in rec.tasks
+                    and (m, task, objective) not in done]
+            if gone:
+                lines.append(f"{task} task, {objective}: {', '.join(gone)}")
+    return ("Studies of profile " + profile + " without results yet: " + "; ".join(lines) + ".") if lines else \
+        f"Every method with a search space has both studies on both tasks of profile {profile}."
+
+
 def caption(df: pd.DataFrame, profile: str, task: str) -> str:
     """Dataset, model, hardware, seeds and profile of a task's table, read from its runs."""
     rows = df[df.task == task]
@@ -139,6 +165,7 @@ def importances(df: pd.DataFrame, task: str, objective: str = "oracle", method: 
     """Optuna's fANOVA importance of `method`'s parameters in its study (empty with fewer than 2 trials)."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = df[(df.task == task) & (df.objective == objective) & (df.method == method)]
     if rows.empty or not (Path(rows.folder.iloc[0]) / "journal.log").is_file():
         return pd.Series(dtype=float)

@@ -126,3 +126,5 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
     assert tuning.leads(df, "sample")["holds"] is None
     assert "digits, cnn4, class task" in tuning.caption(df, "fake", "class")
     assert tuning.importances(df, "class").empty  # no journal in the fake tree
+    assert "class task, oracle: SalUn" not in tuning.missing_text(df, "fake")
+    assert "class task, retrain-free: CU" in tuning.missing_text(df, "fake")
