@@ -1,7 +1,10 @@
-"""Shared fixtures: a trained original and retrained model on digits (the default config), made once."""
+"""Shared fixtures: a trained original and retrained model on digits (the default config), the smoke profile's
+results from the in-process driver, the book's results and HTML; each made once per session."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,21 @@ def digits_runs(tmp_path_factory):
     runs = {kind: run_training(cfg, retrain=kind == "retrain", out_dir=root / "results" / kind,
                                cache_dir=root / "cache") for kind in ("original", "retrain")}
     return {"root": root, "cfg": cfg, **runs}
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """The smoke profile run once by the in-process driver, `python -m cu_core.experiments run --profile smoke
+    --threads 1` (one thread, as each cluster job has), with its own checkpoint cache: {"results", "cache",
+    "proc"}. tests/test_experiments.py checks it and resumes it, tests/test_submit_slurm.py compares the Slurm
+    jobs' results with it. Read it; never write into it (hidden lock files aside)."""
+    root = tmp_path_factory.mktemp("smoke_results")
+    env = {**os.environ, "CU_CACHE_DIR": str(root / "cache"), "TQDM_DISABLE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "cu_core.experiments", "run", "--profile", "smoke", "--results-dir",
+                           str(root / "results"), "--threads", "1", "--no-progress"], capture_output=True, text=True,
+                          env=env, timeout=900, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, f"the in-process smoke run failed:\n{proc.stderr[-3000:]}"
+    return {"results": root / "results", "cache": root / "cache", "proc": proc}
 
 
 @pytest.fixture(scope="session")

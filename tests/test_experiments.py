@@ -52,9 +52,10 @@ def test_params_build_validated_configs():
 
 
 @pytest.mark.slow
-def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
-    """CI's smoke run; a profile with bad parameters refused before any run; a run that fails while running
-    (its data archive is missing) fails alone and is named, the others go on."""
+def test_smoke_profile_runs_every_template_and_resumes(tmp_path, smoke_results):
+    """CI's smoke run (the session's `smoke_results`, which tests/test_submit_slurm.py compares with the Slurm
+    jobs' results); a profile with bad parameters refused before any run; a run that fails while running (its
+    data archive is missing) fails alone and is named, the others go on."""
     smoke = yaml.safe_load((ROOT / "cu_core/experiments/profiles/smoke.yaml").read_text())
     bad = {**smoke, "name": "smoke_bad",
            "experiments": {"good": smoke["experiments"]["references"],
@@ -67,16 +68,18 @@ def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
     blocked = next(r for r in expand(load_profile(str(tmp_path / "late.yaml"))) if r.experiment == "blocked")
     (tmp_path / "results" / blocked.folder).mkdir(parents=True)  # a user's folder where that run would land
     (tmp_path / "results" / blocked.folder / "thesis.tex").write_text("mine")
-    env = {"CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    env = {"CU_CACHE_DIR": str(smoke_results["cache"]), "TQDM_DISABLE": "1"}
     cmd = [sys.executable, "-m", "cu_core.experiments", "run", "--results-dir", str(tmp_path / "results"),
            "--no-progress", "--profile"]
+    smoke_cmd = [sys.executable, "-m", "cu_core.experiments", "run", "--results-dir", str(smoke_results["results"]),
+                 "--no-progress", "--profile", "smoke"]
     import os
 
-    done = subprocess.run([*cmd, "smoke"], capture_output=True, text=True, env={**os.environ, **env}, timeout=900)
+    done = smoke_results["proc"]  # `run --profile smoke --threads 1`, made once for the session
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["done"] == len(expand(load_profile("smoke")))
     for run in expand(load_profile("smoke")):
-        folder = tmp_path / "results" / run.folder
+        folder = smoke_results["results"] / run.folder
         summary = read_metrics(folder)
         assert summary["kind"] == "experiment" and summary["runs"], run.folder
         nb = json.loads((folder / "notebook.ipynb").read_text())
@@ -86,7 +89,7 @@ def test_smoke_profile_runs_every_template_and_resumes(tmp_path):
         for sub in summary["runs"]:
             metrics = read_metrics(folder / "runs" / sub)
             assert metrics is not None and metrics["config"]["split"]["seed"] == run.params["seed"]
-    again = subprocess.run([*cmd, "smoke"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    again = subprocess.run(smoke_cmd, capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert json.loads(again.stdout.strip().splitlines()[-1])["skipped"] == len(expand(load_profile("smoke")))
     refused = subprocess.run([*cmd, str(tmp_path / "bad.yaml")], capture_output=True, text=True,
                              env={**os.environ, **env}, timeout=600)
