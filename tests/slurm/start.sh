@@ -8,9 +8,11 @@
 # Needs root. Installs Debian's slurm-wlm and munge with apt-get when they are missing (CU_SLURM_NO_INSTALL=1:
 # never install). The configuration lives in STATE_DIR only (slurm.conf, state, logs): /etc/slurm is not
 # touched, so the commands need SLURM_CONF=STATE_DIR/slurm.conf. No accounting database (squeue and scontrol
-# work, sacct does not), no cgroups (proctrack/linuxproc, task/none): it works in containers too.
+# work, sacct does not; `scontrol show job` keeps a finished job for an hour, MinJobAge), no cgroups
+# (proctrack/linuxproc, task/none): it works in containers too.
 # Exit status: 0 the cluster answers; 3 not root or no slurm/munge and they cannot be installed (the reason is
-# the last line of stderr); 1 another failure (the logs' tails are printed).
+# the last line of stderr); 1 another failure (the logs' tails are printed). A requeued job may start again after
+# cred_expire (30 s here; Slurm's default, 120 s, would make tests/test_submit_slurm.py wait longer).
 set -euo pipefail
 
 STATE=${1:-/tmp/cu-slurm}
@@ -51,7 +53,7 @@ SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$SOCKET
+AuthInfo=socket=$SOCKET,cred_expire=30
 CredType=cred/munge
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/spool
@@ -72,7 +74,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=none
-MinJobAge=600
+MinJobAge=3600
 KillWait=5
 InactiveLimit=0
 SlurmdTimeout=60
