@@ -10,11 +10,13 @@ one thread; forget-class / other-class test accuracy, original 1.000 / 0.985): c
 0.00 / 0.98, ssd 0.00 / 0.99, boundary_shrink 0.22 / 0.98, boundary_expanding 0.24 / 0.98, unsir 0.00 / 0.99;
 partly: fisher 0.43 / 0.99 (the quick profile's seed-0 run: 0.60), neggrad_plus 0.65 / 0.98 (profile: 0.57);
 finetune 0.00 / 0.98 and l1_sparse 0.00 / 0.99 with the table's lr 0.05 at batch 64 (their public defaults, lr
-0.01 at batch 256: 1.00 / 0.99); lcodec 0.00 / 0.98 with the table's λ 1e-3 at 8 deletions per Newton step (seeds
-0, 1, 2: 0.00 / 0.98-0.99). At the code's λ 0.01 (batch 32) LCODEC barely moves a model that has memorised the class
-and at λ <= 2e-4 it wipes it (ε chosen so the noise σ stays at the table's ≈ 0.009, forget / other classes): λ 0.01
-1.00 / 0.98; λ 1e-3 0.97 / 0.99; λ 5e-4 0.00 / 0.98 but 0.89 / 0.98 on seed 1; λ 4e-4 0.00 / 0.10 on seed 0;
-λ 2e-4, 1e-4 and --selection full 0.00 / 0.11 (everything predicted as one class).
+0.01 at batch 256: 1.00 / 0.99). Not at all: lcodec. Its Newton step barely moves a model that has memorised the
+class, or it wipes the model; no setting forgets on every original (forget / other classes, ε chosen so the noise σ
+stays at the table's ≈ 0.009): λ 0.01 (the code's) 1.00 / 0.98; λ 1e-3 0.97 / 0.99; λ 5e-4 0.00 / 0.98 but 0.89 /
+0.98 on seed 1; λ 4e-4 wiped on seed 0; λ 2e-4, 1e-4 and --selection full 0.00 / 0.11 (one class predicted
+everywhere); λ 1e-3 at 8 deletions per Newton step 0.00 / 0.98-0.99 on seeds 0-2 of the one-thread CLI original
+but 0.00 / 0.13 on this module's original. Its test is a strict xfail, so a table that fixes it fails here until
+the expectation is updated.
 Before the CLI used the presets (now `--preset none`): neggrad, random_label, salun, scrub, bad_teacher (and
 finetune, l1_sparse) left class 5 at 0.92-1.00; Fisher left the other classes at 0.34 and UNSIR at 0.11.
 (b) `--preset none` / `digits` / the dataset default / an explicit flag / a bad name, mostly at the config level.
@@ -41,8 +43,11 @@ FORGET_RATIO_MAX = 0.5
 #: Methods the digits table makes forget only partly: a looser bound, from the spread of their measurements
 #: (Fisher's noise: 0.43 here, 0.60 in the quick profile; NegGrad+ at the table's 5 epochs: 0.65 / 0.57).
 PARTIAL = {"fisher": 0.8, "neggrad_plus": 0.8}
-#: Methods the digits table does not make forget (none now; a strict xfail marks each one listed here).
-NOT_FORGETTING: dict[str, str] = {}
+#: Methods the digits table does not make forget (forget-class test accuracy stays 1.00, as in the profiles).
+NOT_FORGETTING = {
+    "lcodec": "LCODEC's Newton step leaves class 5 at 0.97-1.00 (lambda 0.01, 1e-3) or wipes some originals "
+              "(smaller lambda, smaller deletion batches, full selection); the digits table keeps the code's lambda",
+}
 
 
 def _argv(method: str, out, cache, *flags: str) -> list[str]:
