@@ -2,24 +2,26 @@
 
 The registry (`cu_core.unlearn.registry`) names every method (`contrastive`, `neggrad`, …) and, for the paper's
 methods, its name in the paper's tables (`paper_name`: "Neggrad", "Boundary Expansion", …, the paper's own and
-not always consistent spelling) and its one display name (`Method.display`). The book shows that name, `DISPLAY`
-(plus "Original", the trained model, which is not a method); the paper's tables and Figure 2's legend are
-relabelled through `paper_label`, so "Neggrad" reads "NegGrad" everywhere.
+not always consistent spelling) and its one display name (`Method.display`). The book shows that name, read from
+the registry when asked (`display`; "Original", the trained model, is the one name that is not a method's); the
+paper's tables and Figure 2's legend are relabelled through `paper_label`, so "Neggrad" reads "NegGrad" everywhere.
 """
 from __future__ import annotations
 
 from cu_core.unlearn.registry import METHODS, PAPER_NAMES
 
-DISPLAY: dict[str, str] = {**{name: m.display_name for name, m in METHODS.items()}, "original": "Original"}
+ORIGINAL = "Original"  # the trained model's name in the book; not a registered method
 #: spellings the book must not print (each maps to the display name it drifted from)
 VARIANTS = {"Neggrad": "NegGrad", "Boundary Expansion": "Boundary Expanding", "Random Labels": "Random Label",
             "Badteacher": "Bad Teacher", "L1-sparse": "ℓ1-sparse"}
 
 
 def display(method: str) -> str:
-    """The book's name for registered method `method` (the registry name itself for one without a display name,
-    e.g. a method registered after this module was imported)."""
-    return DISPLAY.get(method) or (METHODS[method].display_name if method in METHODS else method)
+    """The book's name for `method`: the registry's `Method.display_name` (which falls back to the registry name),
+    "Original" for the trained model, the text itself for anything else (a variant's row name)."""
+    if method == "original":
+        return ORIGINAL
+    return METHODS[method].display_name if method in METHODS else method
 
 
 def paper_label(paper_name: str) -> str:
@@ -36,10 +38,11 @@ MARKERS = "osD^vP<>Xdph*H8"
 
 def method_style(method: str) -> dict[str, object]:
     """The colour and marker of registered method `method` in every figure that draws methods as curves: one
-    colour-blind palette over `DISPLAY`'s order (the registry's, CU first; then Original), from this one place."""
+    colour-blind palette over the registry's order (CU first, a later-registered method after; then Original), from
+    this one place."""
     import seaborn as sns
 
-    order = list(DISPLAY) + sorted(set(METHODS) - set(DISPLAY))  # CU first; a later-registered method after
+    order = [*METHODS, "original"]
     i = order.index(method) if method in order else len(order)
     palette = sns.color_palette("colorblind", 10) + sns.color_palette("dark", 10)
     return {"color": palette[i % len(palette)], "marker": MARKERS[i % len(MARKERS)]}
@@ -50,4 +53,4 @@ def missing() -> list[str]:
     return sorted(name for name, m in METHODS.items() if not m.display)
 
 
-__all__ = ["DISPLAY", "MARKERS", "VARIANTS", "display", "method_style", "missing", "paper_label"]
+__all__ = ["ORIGINAL", "MARKERS", "VARIANTS", "display", "method_style", "missing", "paper_label"]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from cu_book.formatting import device_text, fmt
 from cu_book.method_names import display
-from cu_core.paths import results_dir
+from cu_core.paths import TUNING_DIR, results_dir
 
 OBJECTIVES = ("oracle", "retrain-free")
 CU = "contrastive"
@@ -35,7 +35,7 @@ COLUMNS = ["task", "method", "objective", "budget", "spent", "trials", "complete
 def summaries(profile: str, root: str | Path | None = None) -> pd.DataFrame:
     """One row per study (task, method, objective) with its summary's fields and the gaps per seed."""
     rows = []
-    for path in sorted((results_dir(root) / profile / "tuning").glob("*/*/*/summary.json")):
+    for path in sorted((results_dir(root) / profile / TUNING_DIR).glob("*/*/*/summary.json")):
         s = json.loads(path.read_text())
         rows.append({**{k: s.get(k) for k in ("task", "method", "objective", "budget", "spent", "trials",
                                                 "complete", "failed", "best_params", "best_value", "eval_seeds")},

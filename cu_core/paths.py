@@ -25,6 +25,10 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+#: The folder of `tune`'s studies inside a profile's results (`<results>/<profile>/tuning/`, beside the experiments'
+#: folders; no experiment may take this name, `validate_profiles`).
+TUNING_DIR = "tuning"
+
 #: The environment variable of each kind of folder.
 ENVIRONMENT = {"data": "CU_DATA_DIR", "cache": "CU_CACHE_DIR", "results": "CU_RESULTS_DIR"}
 

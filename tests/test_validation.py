@@ -24,6 +24,7 @@ import yaml
 
 from cu_core import cli
 from cu_core.errors import ConfigError, InputFileError
+from cu_core.paths import TUNING_DIR
 from cu_core.experiments import validate as v
 from cu_core.experiments.__main__ import main as driver
 from cu_core.experiments.grid import (TEMPLATE_DIR, declared_parameters, expand, load_profile, profiles,
@@ -133,6 +134,8 @@ PROFILE_CASES = [
      ["experiments.../up: the name '../up' is not a safe name"]),
     ("experiment-name-space", {"experiments": {"my run": {"template": "train_reference.ipynb"}}},
      ["experiments.my run: the name 'my run' is not a safe name"]),
+    ("experiment-name-reserved", {"experiments": {"tuning": {"template": "train_reference.ipynb"}}},
+     ["experiments.tuning: the name 'tuning' is reserved (the folder of `tune`'s studies"]),
     # the file itself
     ("key-twice", "name: probe\nseeds: [0]\nseeds: [1]\nexperiments: {a: {template: train_reference.ipynb}}\n",
      ["found the key 'seeds' twice (the first is at line 2)"]),
@@ -239,8 +242,8 @@ def test_every_profile_validates_and_keeps_its_run_ids():
         folders = {r.folder for r in expand(load_profile(name))}
         committed = ROOT / "data" / "results" / name
         if committed.is_dir():
-            found = {f"{name}/{e.name}/{r.name}" for e in committed.iterdir() if e.is_dir() and e.name != "tuning"
-                     for r in e.iterdir() if r.is_dir() and not r.name.startswith(".")}  # tuning/: `tune`'s studies
+            found = {f"{name}/{e.name}/{r.name}" for e in committed.iterdir() if e.is_dir() and e.name != TUNING_DIR
+                     for r in e.iterdir() if r.is_dir() and not r.name.startswith(".")}  # `tune`'s studies
             assert found <= folders, sorted(found - folders)
 
 

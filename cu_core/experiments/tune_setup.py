@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import ConfigError, check_choice, check_int, check_seed, did_you_mean
-from ..paths import results_dir
+from ..paths import TUNING_DIR, results_dir
 from ..unlearn import METHODS
 from .grid import load_profile
 from .overrides import RUN_PARAMETERS, run_config
@@ -92,6 +92,6 @@ def check_request(req: TuneRequest) -> TunePlan:
         check_seed("eval_seeds", s)
     plan_params = {**params, "seed": req.seed}
     run_config(**{k: v for k, v in plan_params.items() if k in RUN_PARAMETERS})  # the run's own checks
-    root = results_dir(req.results_dir) / load_profile(req.profile).name / "tuning" / req.task / req.method
+    root = results_dir(req.results_dir) / load_profile(req.profile).name / TUNING_DIR / req.task / req.method
     return TunePlan(req, plan_params, str(params.get("preset", "defaults")), eval_seeds, root / req.objective,
                     root / "eval")

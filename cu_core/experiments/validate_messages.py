@@ -84,6 +84,9 @@ def schema_messages(instance: Any, schema: dict[str, Any], *, hints: dict[str, s
             out.append(f"{where}: a value is listed twice in {_describe(value)}")
         elif kind == "minProperties":
             out.append(f"{where}: expected at least {err.validator_value} entry, got none")
+        elif kind == "not" and err.schema_path and "propertyNames" in err.schema_path:
+            out.append(f"{key_path([*err.absolute_path, value])}: the name {value!r} is reserved (the folder of "
+                       "`tune`'s studies beside the experiments' folders); choose another name")
         elif kind == "not":
             out.append(f"{where}: {_describe(value)} is not a finite number")
         else:

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from ..errors import MAX_SEED, SAFE_NAME, ConfigError, did_you_mean
+from ..paths import TUNING_DIR
 from . import templates as grid  # the template notebooks (grid.py imports this module)
 from .submit_resources import RESOURCES_SCHEMA
 from .validate_messages import key_path, schema_messages
@@ -67,7 +68,8 @@ def _profile_schema(key: tuple[tuple[str, int], ...]) -> dict[str, Any]:
             "seeds": seeds,
             "defaults": values,
             "resources": RESOURCES_SCHEMA,  # per job kind, for `submit` (cu_core.experiments.submit_resources)
-            "experiments": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": _NAME_PATTERN},
+            "experiments": {"type": "object", "minProperties": 1,  # an experiment may not take tune's folder name
+                            "propertyNames": {"pattern": _NAME_PATTERN, "not": {"const": TUNING_DIR}},
                             "additionalProperties": experiment},
         }}
 
