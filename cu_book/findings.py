@@ -183,4 +183,14 @@ def values(paper_tables: str | Path) -> dict[str, Any]:
     for p, text in counts(frame).items():
         out[f"count_{p.replace('-', '_')}"] = text
     out["counts"] = "; ".join(f"{p}: {text}" for p, text in counts(frame).items()) or report.NO_RESULTS
+    out.update(tuned_verdicts())
     return out
+
+
+def tuned_verdicts(profile: str = "quick", root: str | Path | None = None) -> dict[str, str]:
+    """{"tuned_<task>": the equal-budget verdict ("CU leads at equal tuning budget", oracle objective, as the tuning
+    page words it, `cu_book.tuning.leads`)} for the class and the sample task of `profile`'s studies."""
+    from . import tuning
+
+    studies = tuning.summaries(profile, root)
+    return {f"tuned_{task}": tuning.leads(studies, task)["verdict"] for task in ("class", "sample")}

@@ -128,3 +128,7 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
     assert tuning.importances(df, "class").empty  # no journal in the fake tree
     assert "class task, oracle: SalUn" not in tuning.missing_text(df, "fake")
     assert "class task, retrain-free: CU" in tuning.missing_text(df, "fake")
+    from cu_book.findings import tuned_verdicts  # the findings page words it as the tuning page does
+
+    assert tuned_verdicts("fake", tmp_path) == {"tuned_class": verdict["verdict"],
+                                                 "tuned_sample": tuning.leads(df, "sample")["verdict"]}
