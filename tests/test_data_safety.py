@@ -432,7 +432,7 @@ def test_tables_of_good_results_are_unchanged(payload, tmp_path):
 
 
 def test_committed_results_have_no_damaged_sub_run():
-    for profile in ("quick", "cifar-cpu", "ablations"):
+    for profile in ("quick", "cifar-cpu", "ablations", "cifar-converged"):
         assert report.damaged_subruns(profile) == [], profile
 
 
