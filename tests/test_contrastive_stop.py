@@ -1,12 +1,13 @@
 """CU's stopping rule: the diagnosis mode (`trace`) and the two remedies (`repair_steps`, `heldout_guard`) on digits.
 
-The sample task (100 random forget samples) with lr 0.01 and λ_UL 10 drives digits into an accuracy trough: the
-validation accuracy (0.99 before unlearning) falls to 0.1–0.4 within a few passes and climbs back to ≈ 0.8 by
-pass 12–15. That is the measured CIFAR-10 problem (λ_UL 3, lr 1e-3, a 13–16 point trough) made quick on digits.
-The dynamics are chaotic: where exactly Eq. 9 first fires differs between CPUs (pass 1 at 0.95 on one machine,
-pass 1 at 0.76 or pass 2 at 0.65 on others), so the tests read the traced curve of *this* machine (`curve`) and
-check the stop, the guard and the repair against it instead of hard-coding a pass. The paper's defaults stop on
-digits at pass ≈ 11 with validation accuracy ≈ 0.98.
+The sample task (100 random forget samples) with lr 0.02 and λ_UL 10 drives digits into an accuracy trough: the
+validation accuracy (0.99 before unlearning) falls to ≈ 0.56 after one pass and 0.1 after two, and climbs back to
+≈ 0.6 by pass 13–15. That is the measured CIFAR-10 problem (λ_UL 3, lr 1e-3, a 13–16 point trough) made quick on
+digits. The dynamics are chaotic: where exactly Eq. 9 first fires differs between CPUs, so the tests read the
+traced curve of *this* machine (`curve`) and check the stop, the guard and the repair against it instead of
+hard-coding a pass. At lr 0.01 the first pass fell only to 0.93–0.95 on some machines and not at all on one fresh
+install of this project's CPU, so the guard had no trough to hold back; lr 0.02 makes the first drop large.
+The paper's defaults stop on digits at pass ≈ 11 with validation accuracy ≈ 0.98.
 """
 import math
 
@@ -21,7 +22,7 @@ from cu_core.metrics import accuracy
 from cu_core.pipeline import heldout_part, prepare, rows_csv, train_reference
 from cu_core.unlearn import ContrastiveConfig, contrastive_unlearn
 
-TROUGH = dict(lr=0.01, lambda_ul=10.0)  # digits: the stop lands in the trough (module doc)
+TROUGH = dict(lr=0.02, lambda_ul=10.0)  # digits: the stop lands in the trough (module doc)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_repair_steps_climb_out_of_the_trough_without_relearning_the_forget_set(
     repaired = _run(prep, model, stop_rule="fixed", max_passes=deep["pass"], repair_steps=20, **TROUGH)
     stopped_val, repaired_val = _val_acc(prep, stopped.model), _val_acc(prep, repaired.model)
     assert stopped_val == pytest.approx(deep["heldout_acc"])  # the fixed run ends in the trough
-    assert repaired_val > stopped_val + 0.3  # climbed out (measured 0.17 -> 0.85 in 20 steps; 10 give 0.34)
+    assert repaired_val > stopped_val + 0.3  # climbed out (at lr 0.01: 0.17 -> 0.85 in 20 steps; 10 give 0.34)
     forget = prep.split.forget
     assert accuracy(repaired.model, prep.train, forget) < accuracy(model, prep.train, forget)
 
@@ -138,9 +139,7 @@ def test_heldout_guard_holds_back_the_stops_below_its_floor(sample_setup, curve)
     prep, model = sample_setup
     before = curve.passes[0]["heldout_acc"]
     first = _first(curve.passes)
-    assert first is not None
-    if curve.passes[first]["heldout_acc"] >= before:  # the premise depends on the original this machine trained
-        pytest.skip("Eq. 9 first fires at the starting held-out accuracy here: no trough for a guard to hold back")
+    assert first is not None and curve.passes[first]["heldout_acc"] < before - 0.1  # Eq. 9 fires in the trough
     guard = (before - curve.passes[first]["heldout_acc"]) / 2
     floor = before - guard
     guarded = _run(prep, model, heldout_guard=guard, max_passes=15, **TROUGH)
