@@ -9,8 +9,9 @@ one thread; forget-class / other-class test accuracy, original 1.000 / 0.985): c
 0.00 / 0.99, neggrad 0.00 / 0.99, random_label 0.35 / 0.95, salun 0.00 / 0.95, scrub 0.00 / 0.98, bad_teacher
 0.00 / 0.98, ssd 0.00 / 0.99, boundary_shrink 0.22 / 0.98, boundary_expanding 0.24 / 0.98, unsir 0.00 / 0.99;
 partly: fisher 0.43 / 0.99 (the quick profile's seed-0 run: 0.60), neggrad_plus 0.65 / 0.98 (profile: 0.57);
-finetune 0.00 / 0.98 and l1_sparse 0.00 / 0.99 with the table's lr 0.05 at batch 64 (their public defaults, lr
-0.01 at batch 256: 1.00 / 0.99). Not at all: lcodec. Its Newton step barely moves a model that has memorised the
+finetune 0.00 / 0.98 with the table's lr 0.05 at batch 64 and l1_sparse 0.00 / 0.96-1.00 (seeds 0-2, one and two
+threads) with lr 0.03 at batch 32 (their public defaults, lr 0.01 at batch 256: 1.00 / 0.99; l1_sparse at lr 0.05,
+batch 64: 0.00-0.32 / 0.80-0.97). Not at all: lcodec. Its Newton step barely moves a model that has memorised the
 class, or it wipes the model; no setting forgets on every original (forget / other classes, ε chosen so the noise σ
 stays at the table's ≈ 0.009): λ 0.01 (the code's) 1.00 / 0.98; λ 1e-3 0.97 / 0.99; λ 5e-4 0.00 / 0.98 but 0.89 /
 0.98 on seed 1; λ 4e-4 wiped on seed 0; λ 2e-4, 1e-4 and --selection full 0.00 / 0.11 (one class predicted
@@ -37,7 +38,7 @@ from cu_core.unlearn.presets import PRESETS, method_settings, preset_for
 OTHER_CLASSES_MIN = 0.85
 #: SSD (public defaults: α 10, λ 1) depends on the original: 0.985 with a one-thread original, 0.70 under
 #: `make test` (two threads train a slightly different original). A looser bound until the digits table has an SSD entry.
-OTHER_CLASSES_MIN_FOR = {"ssd": 0.6, "l1_sparse": 0.75}  # l1_sparse at lr 0.05: 0.98-0.99 on CI, 0.80 on a fresh install here
+OTHER_CLASSES_MIN_FOR = {"ssd": 0.6}
 #: Forget-class test accuracy / the original's (1.00 on digits): the methods that forget reach <= 0.35.
 FORGET_RATIO_MAX = 0.5
 #: Methods the digits table makes forget only partly: a looser bound, from the spread of their measurements
