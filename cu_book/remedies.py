@@ -162,12 +162,13 @@ def remedy_table(profile: str = "cifar-converged", experiment: str = "remedies",
                  root: str | Path | None = None) -> pd.DataFrame:
     """Per task and variant (`VARIANTS` order): mean and std over seeds (`<col>`, `<col>_std`, n) of
     `REMEDY_VALUES` (%, points, passes, seconds); the original's Avg. Gap is that of doing nothing
-    (`original_gap`); `setting`: what the variant changes in CU's config. Empty when not run yet."""
+    (`original_gap`); `setting`: what the variant changes in CU's config; `capped`: its runs that ended at the pass
+    cap (Eq. 9 never counted). Empty when not run yet."""
     from cu_book.report_studies.studies import original_gap
 
     df = report.subruns(profile, experiment, root=root)
     if df.empty:
-        return pd.DataFrame(columns=["task", "variant", "label", "setting", "n", *REMEDY_VALUES])
+        return pd.DataFrame(columns=["task", "variant", "label", "setting", "n", "capped", *REMEDY_VALUES])
     df = df[df["run"].isin(VARIANTS)].reindex(columns=[*df.columns, *(c for c in REMEDY_VALUES if c not in df)])
     stats = report.mean_std(df, ["task", "run"], REMEDY_VALUES).rename(columns={"run": "variant"})
     for task, part in df.groupby("task"):
@@ -179,6 +180,9 @@ def remedy_table(profile: str = "cifar-converged", experiment: str = "remedies",
     first = df.drop_duplicates(["task", "run"]).set_index(["task", "run"])["path"]
     stats["setting"] = [_setting(first[(t, v)], base.get(t, {})) if v.startswith("contrastive_") else ""
                         for t, v in zip(stats["task"], stats["variant"])]
+    reasons = df["stop_reason"] if "stop_reason" in df else pd.Series("", index=df.index)
+    capped = df.assign(capped=reasons.eq("max_passes")).groupby(["task", "run"])["capped"].sum()
+    stats["capped"] = [int(capped.get((t, v), 0)) for t, v in zip(stats["task"], stats["variant"])]
     stats["label"] = stats["variant"].map(VARIANTS)
     stats["_o"] = stats["variant"].map(list(VARIANTS).index)
     return stats.sort_values(["task", "_o"]).drop(columns="_o").reset_index(drop=True)
@@ -200,7 +204,8 @@ def remedy_display(table: pd.DataFrame) -> pd.DataFrame:
 def remedy_reading(table: pd.DataFrame) -> str:
     """What a user should set, per task, from the numbers: the CU variant with the lowest mean Avg. Gap when it beats
     the paper's CU by more than the larger of their seed stds (else: no remedy beats it beyond the seed spread), and
-    where it stands against doing nothing; or that the remedies have not been run yet."""
+    where it stands against doing nothing; or that the remedies have not been run yet. With one seed there is no
+    spread to judge by: the reading reports that seed and recommends nothing."""
     if table.empty:
         return f"The remedies have not been run yet, so this page recommends nothing from them; the runs: {COMMAND}."
     texts = []
@@ -209,18 +214,26 @@ def remedy_reading(table: pd.DataFrame) -> str:
         if "contrastive" not in t.index:
             continue
         cu, rest = t.loc["contrastive"], t[t.index.str.startswith("contrastive_")]
+        cap = "; ".join(f"{r['label']} ran to the pass cap on {int(r['capped'])} of {int(r['n'])} seed"
+                        f"{'' if int(r['n']) == 1 else 's'} (its stop never counted)"
+                        for _, r in t[t.index.str.startswith("contrastive")].iterrows() if r.get("capped", 0) > 0)
+        cap = f" {cap[0].upper()}{cap[1:]}." if cap else ""
         cu_sd = 0.0 if pd.isna(cu["avg_gap_std"]) else float(cu["avg_gap_std"])
         better = rest[rest["avg_gap"] < cu["avg_gap"] - rest["avg_gap_std"].fillna(0.0).clip(lower=cu_sd)]
-        head = f"{task.capitalize()} task ({int(cu['n'])} seeds): the paper's CU has an Avg. Gap of " \
+        n = int(cu["n"])
+        head = f"{task.capitalize()} task ({n} seed{'' if n == 1 else 's'}): the paper's CU has an Avg. Gap of " \
                f"{report.fmt(cu['avg_gap'], cu['avg_gap_std'])}"
         orig = t["avg_gap"].get("original", NAN)
         head += "" if pd.isna(orig) else f" (doing nothing: {orig:.1f})"
         if better.empty:
-            texts.append(head + "; no remedy lowers it beyond the seed spread, so keep the paper's settings.")
+            texts.append(head + ("; no remedy lowers it on this seed." if n < 2 else
+                                 "; no remedy lowers it beyond the seed spread, so keep the paper's settings.") + cap)
             continue
         b = better.sort_values("avg_gap").iloc[0]
         verdict = "below" if pd.notna(orig) and b["avg_gap"] < orig else "still not below"
+        advice = (f"set {b['setting']}." if n > 1 else "one seed has no spread to judge by, so this is not a "
+                  "recommendation yet: the other seeds decide.")
         texts.append(head + f"; {b['label']} ({b['setting']}) lowers it to {report.fmt(b['avg_gap'], b['avg_gap_std'])}"
                             f", {verdict} doing nothing, at a test accuracy of {b['acc_test']:.1f} % "
-                            f"(CU: {cu['acc_test']:.1f} %): set {b['setting']}.")
+                            f"(CU: {cu['acc_test']:.1f} %): {advice}{cap}")
     return " ".join(texts) or "The remedies ran without a CU row to compare them with."

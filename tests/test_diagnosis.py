@@ -225,6 +225,7 @@ def remedy_root(tmp_path: Path) -> Path:
             if sub in gaps:
                 m["gap"]["avg_gap"] = gaps[sub][seed]
                 m["epochs"] = 4 + seed
+                m["stop_reason"] = "max_passes" if (sub, seed) == ("contrastive_guard", 0) else "condition"
                 m["unlearn_config"].update({"contrastive_guard": {"heldout_guard": 0.03},
                                             "contrastive_repair": {"repair_steps": 50}}.get(sub, {}))
             _write(runs / sub, m)
@@ -245,10 +246,18 @@ def test_remedy_table_and_reading(remedy_root: Path) -> None:
     assert "CU + held-out floor (B) (heldout_guard=0.03) lowers it to 5.0 ± 1.4" in text
     assert "still not below doing nothing" in text and "set heldout_guard=0.03" in text
     assert "repair" not in text  # 13 is within the seed spread of 14
+    assert row.at["contrastive_guard", "capped"] == 1 and row.at["contrastive", "capped"] == 0
+    assert "CU + held-out floor (B) ran to the pass cap on 1 of 2 seeds" in text
     display = remedies.remedy_display(t)
     assert display.loc[("sample", "CU (paper)"), "Avg. Gap"] == "14.0 ± 1.4"
     worse = t.assign(avg_gap=t["avg_gap"].where(t["variant"] != "contrastive_guard", 13.5))
     assert "keep the paper's settings" in remedies.remedy_reading(worse)
+    one = remedies.remedy_reading(t.assign(n=1, avg_gap_std=math.nan))  # one seed: no spread, no advice
+    assert "Sample task (1 seed):" in one and "lowers it to 5.0" in one and "not a recommendation yet" in one
+    assert "set heldout_guard" not in one
+    remedy_rows = t["variant"].str.startswith("contrastive_")
+    none = t.assign(n=1, avg_gap_std=math.nan, avg_gap=t["avg_gap"].where(~remedy_rows, 20.0))
+    assert "no remedy lowers it on this seed" in remedies.remedy_reading(none)
 
 
 def test_empty_states(tmp_path: Path) -> None:
