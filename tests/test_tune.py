@@ -14,7 +14,7 @@ import yaml
 
 from cu_core.experiments.__main__ import main
 from cu_core.experiments.tune_objectives import oracle, retrain_free
-from cu_core.experiments.tune_space import suggest
+from cu_core.experiments.tune_space import start_params, suggest
 from cu_core.unlearn import METHODS
 from cu_core.unlearn.presets import preset_for
 
@@ -86,6 +86,8 @@ def test_two_processes_share_one_study_without_duplicates_within_the_budget(tmp_
     assert trials and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     runs = sorted(p.name for p in (folder / "runs").iterdir())
     assert runs == sorted(t.user_attrs["run"] for t in trials) and len(set(runs)) == len(trials)  # one run each
+    first = min(trials, key=lambda t: t.number)
+    assert first.params == start_params("neggrad", "digits")  # the search starts from the method's own settings
     draws = [json.dumps(t.params, sort_keys=True) for t in trials]
     assert len(set(draws)) == len(draws)  # no draw was run twice
     samples = [t.user_attrs["samples"] for t in trials]

@@ -1,4 +1,5 @@
-"""A method's declared search space (`cu_core.unlearn.spaces`) drawn by an Optuna trial."""
+"""A method's declared search space (`cu_core.unlearn.spaces`) drawn by an Optuna trial, and the method's own
+settings in that space (a study's first trial)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,6 +7,8 @@ from typing import Any
 
 import optuna
 
+from ..unlearn.presets import method_settings
+from ..unlearn.registry import METHODS
 from ..unlearn.spaces import Param
 
 
@@ -20,3 +23,10 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:
         else:
             drawn[name] = trial.suggest_float(name, float(p.low), float(p.high), log=p.log)
     return drawn
+
+
+def start_params(method: str, preset: str) -> dict[str, Any]:
+    """The values of `method`'s space parameters in its config under `preset`: what a run with no tuning uses.
+    A study enqueues them as its first trial (a value outside a declared range is used as it is; Optuna warns)."""
+    config = METHODS[method].config(**method_settings(method, preset))
+    return {name: getattr(config, name) for name in METHODS[method].space}

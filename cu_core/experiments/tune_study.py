@@ -9,7 +9,10 @@ running the same command again. Each process asks for a trial only under the stu
     start a trial only while spent + (running trials) × (mean samples per finished trial) < budget
 
 so the budget is respected to within one trial, however many processes share it (while no trial has finished
-and one runs, a second process waits for it: the first trial sets the estimate). A trial left RUNNING by a
+and one runs, a second process waits for it: the first trial sets the estimate). The first trial of a new study
+is the method's own settings under the profile's preset (`tune_space.start_params`, enqueued): the search starts
+from the default, so its best trial is never worse than the default on the search objective, and a method whose
+random draws are expensive (CU's fixed pass counts) still has its default among its trials. A trial left RUNNING by a
 process that died on this host is marked failed. The sampler is `TPESampler` seeded by the request's seed and
 the number of trials so far (a rerun draws the same sequence; two processes never share a draw).
 
@@ -40,7 +43,7 @@ from .tune_objectives import OBJECTIVES, objective_value, reference_terms, val_t
 from .tune_reuse import copy_run, find
 from .tune_reuse import key as run_key
 from .tune_setup import TunePlan
-from .tune_space import suggest
+from .tune_space import start_params, suggest
 
 HOST = socket.gethostname()
 WAIT_SECONDS = 2.0
@@ -105,6 +108,8 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
                     return None
                 study.sampler = optuna.samplers.TPESampler(n_startup_trials=STARTUP,
                                                            seed=req.seed * 100_003 + len(trials))
+                if not trials:  # a new study: its first trial is the method's own settings
+                    study.enqueue_trial(start_params(req.method, plan.preset))
                 trial = study.ask()
                 trial.set_user_attr("host", HOST)
                 trial.set_user_attr("pid", os.getpid())
