@@ -134,3 +134,30 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
 
     assert tuned_verdicts("fake", tmp_path) == {"tuned_class": verdict["verdict"],
                                                  "tuned_sample": tuning.leads(df, "sample")["verdict"]}
+
+
+def test_reuse_skips_copies_in_progress_and_gives_way_when_a_copy_fails(tmp_path, monkeypatch):
+    """Two studies of one method evaluate side by side: one must never copy the other's hidden staging folder
+    (renamed away under it), and a copy whose source vanishes or whose destination appeared writes nothing."""
+    from cu_core.experiments import tune_reuse
+    from cu_core.experiments.tune_reuse import copy_run, find
+
+    monkeypatch.setattr(tune_reuse, "read_metrics", lambda path: json.loads(Path(path).read_text()))  # no schema
+
+    runs = tmp_path / "eval" / "runs"
+    metrics = {"config": {"a": 1}, "unlearn_config": {"lr": 0.1}}
+    wanted = json.dumps(metrics, sort_keys=True)
+    staging = runs / ".oracle-seed-0.copy-123"  # another process's copy in progress
+    staging.mkdir(parents=True)
+    (staging / "metrics.json").write_text(json.dumps(metrics))
+    (staging / "outputs.npz").write_bytes(b"x")
+    assert find([tmp_path / "eval"], wanted) is None
+    done = runs / "default-seed-0"
+    staging.rename(done)
+    assert find([tmp_path / "eval"], wanted) == done
+    assert copy_run(done, runs / "oracle-seed-0") and (runs / "oracle-seed-0" / "outputs.npz").read_bytes() == b"x"
+    (done / "more.csv").write_text("1")
+    assert not copy_run(done, runs / "oracle-seed-0")  # written meanwhile by the other process: kept as it is
+    assert not (runs / "oracle-seed-0" / "more.csv").exists()
+    assert not copy_run(runs / "gone", runs / "oracle-seed-1") and not (runs / "oracle-seed-1").exists()
+    assert sorted(p.name for p in runs.iterdir()) == ["default-seed-0", "oracle-seed-0"]  # no staging left

@@ -31,9 +31,12 @@ def key(cfg: RunConfig, method: str, preset: str, overrides: dict[str, Any]) -> 
 
 
 def find(folders: Iterable[Path], wanted: str) -> Path | None:
-    """A finished run folder (`<folder>/runs/<name>/`, its outputs kept) whose metrics.json has key `wanted`."""
+    """A finished run folder (`<folder>/runs/<name>/`, its outputs kept) whose metrics.json has key `wanted`; never
+    a hidden folder (another process's copy in progress, which it renames away)."""
     for folder in folders:
         for path in sorted((folder / "runs").glob("*/metrics.json")):
+            if path.parent.name.startswith("."):
+                continue
             m = read_metrics(path)
             if m is not None and (path.parent / "outputs.npz").is_file() \
                     and _canonical(m.get("config"), m.get("unlearn_config")) == wanted:
@@ -41,11 +44,18 @@ def find(folders: Iterable[Path], wanted: str) -> Path | None:
     return None
 
 
-def copy_run(source: Path, dest: Path) -> None:
-    """Copy a finished run folder to `dest` (absent) atomically: into a hidden staging folder, then renamed."""
+def copy_run(source: Path, dest: Path) -> bool:
+    """Copy a finished run folder to `dest` (absent) atomically: into a hidden staging folder, then renamed. False
+    (nothing written) when another process changed `source` during the copy or wrote `dest` first: the caller then
+    runs (or reads) `dest` itself."""
     staging = dest.parent / f".{dest.name}.copy-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)  # this process's own leftover staging folder (hidden, named by its pid)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, staging)
-    os.replace(staging, dest)
+    try:
+        shutil.copytree(source, staging)
+        os.rename(staging, dest)  # fails when dest appeared meanwhile (a folder that is not empty)
+    except (OSError, shutil.Error):
+        shutil.rmtree(staging, ignore_errors=True)
+        return False
+    return True

@@ -132,8 +132,8 @@ def run_trial(trial: optuna.Trial, plan: TunePlan, refs: dict[str, Any], split: 
     siblings = [plan.folder.parent / o for o in OBJECTIVES if o != req.objective]
     same = find(siblings, run_key(cfg, req.method, plan.preset, overrides))
     if same is not None and not run_dir(plan.folder, name).exists():  # the sibling study ran these settings
-        copy_run(same, run_dir(plan.folder, name))
-        trial.set_user_attr("copied_from", f"{same.parent.parent.name}/runs/{same.name}")
+        if copy_run(same, run_dir(plan.folder, name)):
+            trial.set_user_attr("copied_from", f"{same.parent.parent.name}/runs/{same.name}")
     metrics = unlearning(plan.folder, name, cfg, req.method, preset=plan.preset, overrides=overrides)
     ev = Evaluation.load(run_dir(plan.folder, name) / "outputs.npz", split)
     terms = val_terms(ev, seed=req.seed)
