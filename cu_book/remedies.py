@@ -169,7 +169,8 @@ def remedy_table(profile: str = "cifar-converged", experiment: str = "remedies",
     df = report.subruns(profile, experiment, root=root)
     if df.empty:
         return pd.DataFrame(columns=["task", "variant", "label", "setting", "n", "capped", *REMEDY_VALUES])
-    df = df[df["run"].isin(VARIANTS)].reindex(columns=[*df.columns, *(c for c in REMEDY_VALUES if c not in df)])
+    df = df[df["run"].isin(VARIANTS)].reindex(
+        columns=[*df.columns, *(c for c in (*REMEDY_VALUES, "stop_reason") if c not in df)])
     stats = report.mean_std(df, ["task", "run"], REMEDY_VALUES).rename(columns={"run": "variant"})
     for task, part in df.groupby("task"):
         gap, at = original_gap(part), (stats["task"] == task) & (stats["variant"] == "original")
@@ -180,8 +181,7 @@ def remedy_table(profile: str = "cifar-converged", experiment: str = "remedies",
     first = df.drop_duplicates(["task", "run"]).set_index(["task", "run"])["path"]
     stats["setting"] = [_setting(first[(t, v)], base.get(t, {})) if v.startswith("contrastive_") else ""
                         for t, v in zip(stats["task"], stats["variant"])]
-    reasons = df["stop_reason"] if "stop_reason" in df else pd.Series("", index=df.index)
-    capped = df.assign(capped=reasons.eq("max_passes")).groupby(["task", "run"])["capped"].sum()
+    capped = df.assign(capped=df["stop_reason"].eq("max_passes")).groupby(["task", "run"])["capped"].sum()
     stats["capped"] = [int(capped.get((t, v), 0)) for t, v in zip(stats["task"], stats["variant"])]
     stats["label"] = stats["variant"].map(VARIANTS)
     stats["_o"] = stats["variant"].map(list(VARIANTS).index)
@@ -216,7 +216,7 @@ def remedy_reading(table: pd.DataFrame) -> str:
         cu, rest = t.loc["contrastive"], t[t.index.str.startswith("contrastive_")]
         cap = "; ".join(f"{r['label']} ran to the pass cap on {int(r['capped'])} of {int(r['n'])} seed"
                         f"{'' if int(r['n']) == 1 else 's'} (its stop never counted)"
-                        for _, r in t[t.index.str.startswith("contrastive")].iterrows() if r.get("capped", 0) > 0)
+                        for _, r in t[t.index.str.startswith("contrastive")].iterrows() if r["capped"] > 0)
         cap = f" {cap[0].upper()}{cap[1:]}." if cap else ""
         cu_sd = 0.0 if pd.isna(cu["avg_gap_std"]) else float(cu["avg_gap_std"])
         better = rest[rest["avg_gap"] < cu["avg_gap"] - rest["avg_gap_std"].fillna(0.0).clip(lower=cu_sd)]

@@ -7,9 +7,9 @@ from typing import Any
 
 import optuna
 
-from ..unlearn.presets import method_settings
 from ..unlearn.registry import METHODS
 from ..unlearn.spaces import Param
+from .overrides import unlearn_config
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:
@@ -28,5 +28,5 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:
 def start_params(method: str, preset: str) -> dict[str, Any]:
     """The values of `method`'s space parameters in its config under `preset`: what a run with no tuning uses.
     A study enqueues them as its first trial (a value outside a declared range is used as it is; Optuna warns)."""
-    config = METHODS[method].config(**method_settings(method, preset))
+    config = unlearn_config(method, preset=preset)  # the config the driver builds for a run without overrides
     return {name: getattr(config, name) for name in METHODS[method].space}
