@@ -1,7 +1,7 @@
 """Every method tuned at an equal budget (issue 20): `tune`'s studies → the page's tables, verdict and figure.
 
 Reads `<results>/<profile>/tuning/<task>/<method>/<objective>/summary.json` (written by
-`cu_core.experiments.tune_eval`: the study's budget, spend, best settings, and the test Avg. Gap of the best
+`cu_lab.tune_eval`: the study's budget, spend, best settings, and the test Avg. Gap of the best
 trial and of the default on each evaluation seed) and, for the importance plot, the study's journal.
 
 The verdict "CU leads at equal tuning budget" on a task holds when CU's tuned mean Avg. Gap is the lowest of all

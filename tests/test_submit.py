@@ -1,4 +1,4 @@
-"""`python -m cu_core.experiments submit` without Slurm: the plan (references, methods, runs and their
+"""`python -m cu_lab submit` without Slurm: the plan (references, methods, runs and their
 dependencies), the dry-run listing of the paper profile, bad flags and resources refused before any work, the debug
 executor (a failed method retried by the next submit, finished sub-runs kept) and the local executor (2
 processes, references before the jobs that need them). The real Slurm test is `test_submit_slurm.py`."""
@@ -13,19 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cu_core.experiments import submit_jobs
-from cu_core.experiments.__main__ import main
+from cu_lab import submit_jobs
+from cu_lab.__main__ import main
 from cu_core.experiments.grid import expand, load_profile
-from cu_core.experiments.submit_plan import plan
-from cu_core.experiments.submit_resources import DEFAULTS, profile_resources
-from cu_core.experiments.submit_status import dry_run
+from cu_lab.submit_plan import plan
+from cu_core.experiments.resources import DEFAULTS, profile_resources
+from cu_lab.submit_status import dry_run
 
 PROJECT = Path(__file__).resolve().parents[1]
 VOLATILE = {"seconds", "retrain_seconds", "attempts", "cache_hit", "rte", "time", "host", "hostname", "git_commit"}
 
 
 def cli(*argv: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cu_core.experiments", *argv], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cu_lab", *argv], capture_output=True, text=True,
                           cwd=PROJECT, env=env, timeout=timeout)
 
 
@@ -228,7 +228,7 @@ class _FakeSlurm:
 
 
 def test_slurm_dependencies_kept_jobs_and_parallelism_slots(tmp_path, monkeypatch):
-    from cu_core.experiments import submit_exec
+    from cu_lab import submit_exec
 
     monkeypatch.setattr(submit_exec.submitit, "SlurmExecutor", _FakeSlurm)
     monkeypatch.setattr(_FakeSlurm, "submitted", [])
@@ -281,7 +281,7 @@ def test_local_submit_refuses_while_jobs_of_an_earlier_submit_run_and_status_sho
 
 
 def test_a_job_that_submitit_requeues_says_requeued_and_status_counts_it_queued_until_it_runs(tmp_path, monkeypatch):
-    from cu_core.experiments import submit_status
+    from cu_lab import submit_status
 
     job = plan(expand(load_profile("smoke"), only=["references"]), None)[-1]
 

@@ -1,4 +1,4 @@
-"""`python -m cu_core.experiments tune` (issue 20): declared search spaces, the objectives, bad input refused before
+"""`python -m cu_lab tune` (issue 20): declared search spaces, the objectives, bad input refused before
 any work, and two processes sharing one study on tiny data without duplicated trials, within the budget."""
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import optuna
 import pytest
 import yaml
 
-from cu_core.experiments.__main__ import main
-from cu_core.experiments.tune_objectives import oracle, retrain_free
-from cu_core.experiments.tune_space import start_params, suggest
+from cu_lab.__main__ import main
+from cu_lab.tune_objectives import oracle, retrain_free
+from cu_lab.tune_space import start_params, suggest
 from cu_core.unlearn import METHODS
 from cu_core.unlearn.presets import preset_for
 
@@ -72,7 +72,7 @@ def test_two_processes_share_one_study_without_duplicates_within_the_budget(tmp_
     profile = tmp_path / "tiny_tune.yaml"
     profile.write_text(yaml.safe_dump(TINY))
     budget = 3000
-    cmd = [sys.executable, "-m", "cu_core.experiments", "tune", "--profile", str(profile), "--method", "neggrad",
+    cmd = [sys.executable, "-m", "cu_lab", "tune", "--profile", str(profile), "--method", "neggrad",
            "--task", "class", "--budget", str(budget), "--results-dir", str(tmp_path / "results"), "--no-eval",
            "--threads", "1", "--no-progress"]
     env = {**os.environ, "CU_CACHE_DIR": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
@@ -139,8 +139,8 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
 def test_reuse_skips_copies_in_progress_and_gives_way_when_a_copy_fails(tmp_path, monkeypatch):
     """Two studies of one method evaluate side by side: one must never copy the other's hidden staging folder
     (renamed away under it), and a copy whose source vanishes or whose destination appeared writes nothing."""
-    from cu_core.experiments import tune_reuse
-    from cu_core.experiments.tune_reuse import copy_run, find
+    from cu_lab import tune_reuse
+    from cu_lab.tune_reuse import copy_run, find
 
     monkeypatch.setattr(tune_reuse, "read_metrics", lambda path: json.loads(Path(path).read_text()))  # no schema
 

@@ -6,8 +6,6 @@
     python -m cu_core.experiments run --profile quick [--only compare_class] [--seeds 0 1] [--results-dir DIR]
     python -m cu_core.experiments run --profile cifar-cpu --threads 1    # one of two drivers on a 2-core machine
     python -m cu_core.experiments status --profile cifar-cpu          # done / missing / damaged / running runs
-    python -m cu_core.experiments submit --profile paper --partition gpu   # Slurm jobs (cu_core.experiments.submit_cli)
-    python -m cu_core.experiments tune --profile quick --method contrastive --task class --budget 200000  # tune_cli
 
 `run` first checks everything `validate` checks (the profile's schema, every run's parameters, the data archive,
 CUDA where a run asks for it) and that the results and cache folders can be written; any problem stops it with
@@ -16,6 +14,8 @@ every failure is listed at the end and the exit status is 1 when any run failed.
 results folder (start one per core or per GPU): each claims a run with a lock, and lists the runs it left to a
 live other driver as BUSY (not a failure). `validate` exits 2 on any problem (0 with notes about what this
 machine lacks, 2 with `--strict`); `status` exits 0.
+
+Cluster jobs (`submit`) and tuning at a budget (`tune`) build on this driver in their own package: `python -m cu_lab`.
 """
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
 from .grid import expand, load_profile, profiles
 
 
-def _add_selection(p: argparse.ArgumentParser, *, results: bool = True) -> None:
+def add_selection(p: argparse.ArgumentParser, *, results: bool = True) -> None:
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these experiments")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="replace the profile's seeds")
     if results:
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("status", "show which runs are done, missing, damaged or running")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", required=True, help="a profile name (see `profiles`) or a YAML file")
-        _add_selection(p)
+        add_selection(p)
         if name == "status":
             p.add_argument("--json", action="store_true", help="one JSON object instead of the text")
         if name == "run":
@@ -63,12 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
                            help="PyTorch CPU threads of each notebook kernel (sets OMP_NUM_THREADS and "
                                 "MKL_NUM_THREADS; default: the environment's, else one per core). With several "
                                 "drivers on one machine give each cores / drivers, or they slow each other down")
-    from .submit_cli import add_parser
-
-    add_parser(sub, _add_selection)
-    from .tune_cli import add_parser as add_tune
-
-    add_tune(sub)
     return parser
 
 
@@ -111,10 +105,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if args.command == "validate":
         return _validate(args)
-    if args.command == "tune":
-        from .tune_cli import tune_main
-
-        return tune_main(args)
     if getattr(args, "threads", None) is not None and args.threads < 1:
         print(f"error: --threads must be a positive integer, got {args.threads}", file=sys.stderr)
         return 2
@@ -123,11 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = expand(profile, only=args.only, seeds=args.seeds)
         if args.command == "run":
             _preflight(args)
-        if args.command == "submit":
-            from .submit_cli import preflight, submit_main
-
-            preflight(args)
-            return submit_main(args, profile, runs)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -140,15 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .status import report_json, report_lines, status
 
         root = results_dir(args.results_dir)
-        from .submit_status import job_lines, job_states, run_jobs  # `submit`'s jobs: runs queued, running, failed
-
         states = status(runs, root)
-        if args.json:
-            payload = json.loads(report_json(profile.name, states, root))
-            jobs = job_states(root, profile.name)
-            print(json.dumps({**payload, "jobs": run_jobs(states, jobs) if jobs else []}))
-            return 0
-        print("\n".join(report_lines(profile.name, states, root) + job_lines(profile.name, states, root)))
+        print(report_json(profile.name, states, root) if args.json
+              else "\n".join(report_lines(profile.name, states, root)))
         return 0
     from .runner import run_grid, summary
 
@@ -166,9 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if result["failed"] else 0
 
 
-if __name__ == "__main__":
+def exit_with(entry: Callable[[], int]) -> None:
+    """Run a command-line `entry` and exit with its status; a reader that leaves early (`... status | head`) gets
+    no traceback (the command's own `__main__` guard calls this; `cu_lab` does too)."""
     try:
-        sys.exit(main())
-    except BrokenPipeError:  # e.g. `... status | head`: the reader left early; no traceback for that
+        sys.exit(entry())
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    exit_with(main)

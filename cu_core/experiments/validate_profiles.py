@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import MAX_SEED, SAFE_NAME, ConfigError, did_you_mean
 from ..paths import TUNING_DIR
 from . import templates as grid  # the template notebooks (grid.py imports this module)
-from .submit_resources import RESOURCES_SCHEMA
+from .resources import RESOURCES_SCHEMA
 from .validate_messages import key_path, schema_messages
 
 #: Template parameters a profile may not set: the driver sets them for every run.
@@ -67,7 +67,7 @@ def _profile_schema(key: tuple[tuple[str, int], ...]) -> dict[str, Any]:
             "description": {"type": "string"},
             "seeds": seeds,
             "defaults": values,
-            "resources": RESOURCES_SCHEMA,  # per job kind, for `submit` (cu_core.experiments.submit_resources)
+            "resources": RESOURCES_SCHEMA,  # per job kind, for `submit` (cu_core.experiments.resources)
             "experiments": {"type": "object", "minProperties": 1,  # an experiment may not take tune's folder name
                             "propertyNames": {"pattern": _NAME_PATTERN, "not": {"const": TUNING_DIR}},
                             "additionalProperties": experiment},

@@ -2,7 +2,7 @@
 
 A space maps config fields to a `Param`: a float range (`real`, on a log scale with `log=True`), an integer range
 (`integer`) or a list of values (`choice`), each with `source`: where its range comes from (the method's paper or
-code). `python -m cu_core.experiments tune` draws from it with Optuna (`cu_core.experiments.tune_space`); the
+code). `python -m cu_lab tune` draws from it with Optuna (`cu_lab.tune_space`); the
 drawn values override the run's preset (`cu_core.unlearn.presets`), the fields a space leaves out keep it.
 
 No range here lets a method read the test set (CU's `stop_rule` space has no "test").

@@ -11,8 +11,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from ..results_io import atomic_write_json
-from .runs import run_dir, unlearning
+from cu_core.results_io import atomic_write_json
+from cu_core.experiments.runs import run_dir, unlearning
 from .tune_reuse import copy_run, find
 from .tune_reuse import key as run_key
 from .tune_setup import TunePlan

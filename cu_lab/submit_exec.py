@@ -27,10 +27,10 @@ from typing import Any
 import submitit
 from tqdm.auto import tqdm
 
-from ..results import atomic_write_json
+from cu_core.results import atomic_write_json
 from .submit_jobs import JobTask, mark, submit_dir
 from .submit_plan import Job
-from .submit_resources import Resources
+from cu_core.experiments.resources import Resources
 
 RECORD = "jobs.json"
 

@@ -1,6 +1,6 @@
 """A profile's runs split into cluster jobs along their real dependencies (`plan`), for `submit`.
 
-Four kinds of job (`cu_core.experiments.submit_resources.KINDS`):
+Four kinds of job (`cu_core.experiments.resources.KINDS`):
 
 - **originals** and **retrains**: one job per reference model a run needs (each original and each Retrain per
   dataset, model, training recipe, task and seed; shared by every run that needs the same model). It trains the
@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
-from ..results import read_metrics
-from ..unlearn import METHODS
-from .grid import Run
-from .knobs import RUN_KNOBS, ablation_plan, parse_variants, with_knob
-from .params import check_parameters
-from .templates import declared_parameters
+from cu_core.config import RunConfig
+from cu_core.results import read_metrics
+from cu_core.unlearn import METHODS
+from cu_core.experiments.grid import Run
+from cu_core.experiments.knobs import RUN_KNOBS, ablation_plan, parse_variants, with_knob
+from cu_core.experiments.params import check_parameters
+from cu_core.experiments.templates import declared_parameters
 
 SPLIT_TASK_FIELDS = ("task", "forget_class", "num_forget", "forget_selection", "class_drop_last")
 
@@ -94,7 +94,7 @@ def staging_folder(root: Path, run: Run) -> Path:
 def plan(runs: list[Run], root: Path | None, *, done_jobs: set[str] | frozenset[str] = frozenset()) -> list[Job]:
     """The jobs that remain for `runs` under the results folder `root` (None: plan everything, as for a listing),
     references first, then methods, then runs; `done_jobs`: reference jobs known to be finished."""
-    from .status import run_state
+    from cu_core.experiments.status import run_state
 
     refs: dict[str, Job] = {}
     later: list[Job] = []

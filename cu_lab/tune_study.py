@@ -34,11 +34,11 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from ..locks import hold
-from ..metrics import Evaluation
-from ..references import prepare
-from ..results_io import atomic_write_json
-from .runs import run_dir, unlearning
+from cu_core.locks import hold
+from cu_core.metrics import Evaluation
+from cu_core.references import prepare
+from cu_core.results_io import atomic_write_json
+from cu_core.experiments.runs import run_dir, unlearning
 from .tune_objectives import OBJECTIVES, objective_value, reference_terms, val_terms
 from .tune_reuse import copy_run, find
 from .tune_reuse import key as run_key
@@ -119,7 +119,7 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
 
 
 def _space(method: str) -> Any:
-    from ..unlearn import METHODS
+    from cu_core.unlearn import METHODS
 
     return METHODS[method].space
 

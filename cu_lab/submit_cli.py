@@ -1,12 +1,12 @@
-"""`python -m cu_core.experiments submit`: a profile's runs as cluster jobs (Slurm through submitit), local
+"""`python -m cu_lab submit`: a profile's runs as cluster jobs (Slurm through submitit), local
 processes or in-process jobs, resumable by submitting again.
 
-    python -m cu_core.experiments submit --profile paper --partition gpu          # Slurm; returns at once
-    python -m cu_core.experiments submit --profile paper --dry-run                # the jobs and their resources
-    python -m cu_core.experiments submit --profile smoke --executor local         # 2 local processes; waits
-    python -m cu_core.experiments status --profile paper                          # runs done/queued/running/failed
+    python -m cu_lab submit --profile paper --partition gpu          # Slurm; returns at once
+    python -m cu_lab submit --profile paper --dry-run                # the jobs and their resources
+    python -m cu_lab submit --profile smoke --executor local         # 2 local processes; waits
+    python -m cu_lab status --profile paper                          # runs done/queued/running/failed
 
-The jobs (`cu_core.experiments.submit_plan`), what they run (`submit_jobs`), how they are handed over
+The jobs (`cu_lab.submit_plan`), what they run (`submit_jobs`), how they are handed over
 (`submit_exec`) and followed (`submit_status`) are documented in their modules. Every flag is checked before any
 work: a bad value exits 2 naming the flag, the value and what is allowed; so does a profile that `validate`
 refuses (with `--executor slurm` the submitting machine's lack of a GPU is not an error: the jobs run elsewhere).
@@ -67,7 +67,7 @@ def add_parser(sub: Any, add_selection: Callable[[argparse.ArgumentParser], None
 
 def _environment(root: Path) -> dict[str, str]:
     """The folders the jobs must use, as this shell resolves them (absolute)."""
-    from .. import paths
+    from cu_core import paths
 
     return {"CU_RESULTS_DIR": str(root), "CU_CACHE_DIR": str(paths.cache_dir().resolve()),
             "CU_DATA_DIR": str(paths.data_dir().resolve())}
@@ -76,9 +76,9 @@ def _environment(root: Path) -> dict[str, str]:
 def preflight(args: argparse.Namespace) -> None:
     """What must hold before anything is planned: sbatch for Slurm, the profile as `validate` checks it, the
     results, cache and logs folders writable. Raises `ConfigError` (exit 2)."""
-    from .. import paths
-    from ..errors import ConfigError, InputFileError
-    from .validate import validate_profile
+    from cu_core import paths
+    from cu_core.errors import ConfigError, InputFileError
+    from cu_core.experiments.validate import validate_profile
 
     if args.executor == "slurm" and not args.dry_run and shutil.which("sbatch") is None:
         raise ConfigError("--executor", "slurm", "a machine where sbatch is on PATH (a Slurm login node); here "
@@ -96,15 +96,15 @@ def preflight(args: argparse.Namespace) -> None:
 
 def submit_main(args: argparse.Namespace, profile: Any, runs: list[Any]) -> int:
     """Plan, then list (`--dry-run`), submit (Slurm) or run (local, debug) the jobs; print what was done."""
-    from .. import paths
-    from ..errors import ConfigError
-    from ..results import atomic_write_json
-    from .grid import profile_path, read_yaml
-    from .status import status
+    from cu_core import paths
+    from cu_core.errors import ConfigError
+    from cu_core.results import atomic_write_json
+    from cu_core.experiments.grid import profile_path, read_yaml
+    from cu_core.experiments.status import status
     from .submit_exec import Options, load_record, record_path, run_here, submit_slurm
     from .submit_jobs import state_file, submit_dir
     from .submit_plan import plan
-    from .submit_resources import profile_resources
+    from cu_core.experiments.resources import profile_resources
     from .submit_status import job_lines, job_states, plan_frame, plan_summary
 
     root = paths.results_dir(args.results_dir).resolve()
@@ -149,7 +149,7 @@ def submit_main(args: argparse.Namespace, profile: Any, runs: list[Any]) -> int:
     states = status(runs, root)
     print("\n".join(job_lines(profile.name, states, root)))
     if args.executor == "slurm":
-        print(f"follow them: python -m cu_core.experiments status --profile {args.profile} --results-dir {root}; "
+        print(f"follow them: python -m cu_lab status --profile {args.profile} --results-dir {root}; "
               "submit again to resume (done runs are skipped, queued and running jobs kept, failed ones retried)")
         return 0
     failed = [job for job in jobs if job_states(root, profile.name).get(job.name, {}).get("state") == "failed"]

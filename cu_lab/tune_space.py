@@ -7,9 +7,9 @@ from typing import Any
 
 import optuna
 
-from ..unlearn.registry import METHODS
-from ..unlearn.spaces import Param
-from .overrides import unlearn_config
+from cu_core.unlearn.registry import METHODS
+from cu_core.unlearn.spaces import Param
+from cu_core.experiments.overrides import unlearn_config
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """What each kind of cluster job asks for: a profile's optional `resources` key, its JSON Schema, the defaults,
-and the command line's overrides (`python -m cu_core.experiments submit`).
+and the command line's overrides (`python -m cu_lab submit`).
 
 A profile may state, per job kind, the GPUs, CPU cores, minutes and memory (GB) of one job::
 

@@ -2,7 +2,7 @@
 
 Every job writes `<results>/<profile>/.submit/state/<job>.json` (atomically) when it starts ("running", with
 its host, pid and Slurm job id), when it ends ("done", or "failed" with the error in one line), when submitit
-requeues it ("requeued") and nothing else: `cu_core.experiments.submit_status` reads these files, the job record
+requeues it ("requeued") and nothing else: `cu_lab.submit_status` reads these files, the job record
 and the queue.
 
 The work reuses the in-process driver and its locks: a reference job trains through the checkpoint cache (one
@@ -29,8 +29,8 @@ from typing import Any
 
 import submitit
 
-from ..locks import hold
-from ..results import atomic_write_json
+from cu_core.locks import hold
+from cu_core.results import atomic_write_json
 from .submit_plan import Job, staging_folder, template_values
 
 STATE_DIR = Path(".submit") / "state"
@@ -96,8 +96,8 @@ class JobTask(submitit.helpers.Checkpointable):
 
 
 def _reference(job: Job, root: Path) -> str:
-    from ..config import RunConfig
-    from ..pipeline import prepare, train_reference
+    from cu_core.config import RunConfig
+    from cu_core.pipeline import prepare, train_reference
 
     prep = prepare(RunConfig.from_dict(job.payload["config"]))
     result = train_reference(prep, retrain=job.payload["retrain"])
@@ -105,10 +105,10 @@ def _reference(job: Job, root: Path) -> str:
 
 
 def _method(job: Job, root: Path) -> str:
-    from ..results import read_metrics
-    from . import runs
-    from .params import check_parameters
-    from .status import run_state
+    from cu_core.results import read_metrics
+    from cu_core.experiments import runs
+    from cu_core.experiments.params import check_parameters
+    from cu_core.experiments.status import run_state
 
     run, p = job.run, job.payload
     assert run is not None
@@ -127,7 +127,7 @@ def _method(job: Job, root: Path) -> str:
 
 
 def _run(job: Job, root: Path) -> str:
-    from .runner import execute, lock_path
+    from cu_core.experiments.runner import execute, lock_path
 
     run = job.run
     assert run is not None

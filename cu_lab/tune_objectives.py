@@ -20,11 +20,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..attacks import mia_efficacy
-from ..config import RunConfig
-from ..metrics import Evaluation, evaluate
-from ..references import prepare, train_reference
-from ..results_io import atomic_write_json
+from cu_core.attacks import mia_efficacy
+from cu_core.config import RunConfig
+from cu_core.metrics import Evaluation, evaluate
+from cu_core.references import prepare, train_reference
+from cu_core.results_io import atomic_write_json
 
 OBJECTIVES = ("oracle", "retrain-free")
 OBJECTIVE_TEXT = {

@@ -1,8 +1,8 @@
-"""`python -m cu_core.experiments tune`: one method's hyperparameters searched at a budget of processed examples.
+"""`python -m cu_lab tune`: one method's hyperparameters searched at a budget of processed examples.
 
-    python -m cu_core.experiments tune --profile quick --method contrastive --task class --budget 200000
-    python -m cu_core.experiments tune ... --objective retrain-free      # no Retrain in the criterion
-    python -m cu_core.experiments tune ... --no-eval                     # the search only (e.g. a second process)
+    python -m cu_lab tune --profile quick --method contrastive --task class --budget 200000
+    python -m cu_lab tune ... --objective retrain-free      # no Retrain in the criterion
+    python -m cu_lab tune ... --no-eval                     # the search only (e.g. a second process)
 
 Start the same command in several processes (or cluster jobs) to share one study; run it again to resume.
 Every parameter is checked before any work (exit 2 naming it). After the budget is spent the best trial and the
@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import ConfigError
+from cu_core.errors import ConfigError
 from .tune_objectives import OBJECTIVES, OBJECTIVE_TEXT
 
 

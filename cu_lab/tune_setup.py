@@ -1,4 +1,4 @@
-"""The request of `python -m cu_core.experiments tune`, checked before any work, and where its study lives.
+"""The request of `python -m cu_lab tune`, checked before any work, and where its study lives.
 
     <results>/<profile>/tuning/<task>/<method>/<objective>/     one study: journal.log (Optuna's journal, the
         trial log several processes share), references.json, request.json, runs/trial-NNNN/ (ordinary run
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
-from ..errors import ConfigError, check_choice, check_int, check_seed, did_you_mean
-from ..paths import TUNING_DIR, results_dir
-from ..unlearn import METHODS
-from .grid import load_profile
-from .overrides import RUN_PARAMETERS, run_config
+from cu_core.config import RunConfig
+from cu_core.errors import ConfigError, check_choice, check_int, check_seed, did_you_mean
+from cu_core.paths import TUNING_DIR, results_dir
+from cu_core.unlearn import METHODS
+from cu_core.experiments.grid import load_profile
+from cu_core.experiments.overrides import RUN_PARAMETERS, run_config
 from .tune_objectives import OBJECTIVES
 
 TEMPLATE = "compare_methods.ipynb"  # the experiments whose task and data a study takes from its profile

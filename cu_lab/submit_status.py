@@ -1,7 +1,7 @@
 """Where the cluster jobs of a profile stand (`job_states`, `run_jobs`, `job_lines` for `status`), and the
 listing of a profile's jobs with their resources (`plan_frame`, for `submit --dry-run` and the book's appendix).
 
-A job's state comes from three sources: its state file (`cu_core.experiments.submit_jobs.mark`: running, done,
+A job's state comes from three sources: its state file (`cu_lab.submit_jobs.mark`: running, done,
 failed, requeued), the record (`submit_exec.load_record`: job id, logs) and the queue (Slurm: `squeue`; local: is
 its process alive). Queued: in the queue, not started. Running: started and still in the queue (or alive). Done.
 A job requeued (preempted, timed out, `scontrol requeue`) is queued again, then running, under the same job id
@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from .status import RunState
+from cu_core.experiments.status import RunState
 from .submit_exec import load_record, slurm_queue
 from .submit_jobs import state_file
 from .submit_plan import Job
-from .submit_resources import Resources
+from cu_core.experiments.resources import Resources
 
 QUEUED_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
                  "SUSPENDED"}
@@ -138,9 +138,9 @@ def plan_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def dry_run(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What `submit --profile PROFILE --dry-run` lists on an empty results folder: the summary per job kind
     (`plan_summary`) and one row per job (`plan_frame`), with the profile's resources (the book's appendix)."""
-    from .grid import expand, load_profile, profile_path, read_yaml
+    from cu_core.experiments.grid import expand, load_profile, profile_path, read_yaml
     from .submit_plan import plan
-    from .submit_resources import profile_resources
+    from cu_core.experiments.resources import profile_resources
 
     resources = profile_resources(read_yaml(profile_path(profile)).get("resources"))
     frame = plan_frame(plan(expand(load_profile(profile)), None), resources)

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
-from ..results_io import to_jsonable
-from ..results_read import read_metrics
-from .overrides import unlearn_config
+from cu_core.config import RunConfig
+from cu_core.results_io import to_jsonable
+from cu_core.results_read import read_metrics
+from cu_core.experiments.overrides import unlearn_config
 
 
 def _canonical(config: Any, method_config: Any) -> str:
