@@ -112,9 +112,19 @@ def leads(df: pd.DataFrame, task: str, objective: str = "oracle") -> dict[str, A
     rank = 1 + sum(v < means[CU] for v in others.values())
     text = (f"{'CU leads' if holds else 'CU does not lead'}: tuned CU {means[CU]:.2f} vs the best other tuned "
             f"method, {display(rival)}, {others[rival]:.2f} (Avg. Gap, points; CU ranks {rank} of {len(means)}); "
-            f"CU is lower on {wins} of {len(seeds)} seeds" + (f"; {power}" if power else ""))
+            f"CU is lower on {wins} of {len(seeds)} seeds" + (f"; {power}" if power else "") + spend_text(rows, rival))
     return {"verdict": text, "holds": holds, "cu": means[CU], "rival": display(rival), "rival_gap": others[rival],
             "rank": rank, "methods": len(means), "wins": wins, "seeds": len(seeds), "no_power": bool(power)}
+
+
+def spend_text(rows: pd.DataFrame, rival: str) -> str:
+    """What CU's and its rival's studies spent against the budget, when either overshot it: a study stops
+    starting trials once the budget is reached, so its last trial may take it past (by one trial at most)."""
+    spend = {r.method: (int(r.spent), int(r.budget)) for r in rows.itertuples() if r.method in (CU, rival)}
+    if not any(spent > budget for spent, budget in spend.values()):
+        return ""
+    parts = [f"{display(m)} {spent:,} ({spent / budget:.2f}× the budget)" for m, (spent, budget) in spend.items()]
+    return f". Examples spent: {', '.join(parts)}; the last trial of a study may pass the budget"
 
 
 def worse_text(df: pd.DataFrame, task: str, objective: str = "oracle") -> str:

@@ -125,6 +125,8 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
     verdict = tuning.leads(df, "class")
     assert verdict["holds"] and verdict["rival"] == "SalUn" and verdict["wins"] == 2 and verdict["no_power"]
     assert "0.125" in verdict["verdict"] and "2 of 3 seeds" in verdict["verdict"]
+    assert "Examples spent: CU 1,100 (1.10× the budget), SalUn 1,100 (1.10× the budget)" in verdict["verdict"]
+    assert tuning.spend_text(df[df.method == "contrastive"].assign(spent=900), "salun") == ""  # within budget
     assert tuning.leads(df, "sample")["holds"] is None
     assert "digits, cnn4, class task" in tuning.caption(df, "fake", "class")
     assert tuning.importances(df, "class").empty  # no journal in the fake tree
