@@ -1,5 +1,8 @@
 """A method's declared search space (`cu_core.unlearn.spaces`) drawn by an Optuna trial, and the method's own
-settings in that space (a study's first trial)."""
+settings in that space (a study's first trial).
+
+`PASS_KNOBS` are the parameters that count passes over the data (CU's pass cap, the gradient methods' epochs): a
+run's cost grows in proportion to them, so a study caps them to what is left of its budget (`suggest`'s `caps`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,14 +15,19 @@ from cu_core.unlearn.spaces import Param
 from cu_core.experiments.overrides import unlearn_config
 
 
-def suggest(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[str, Any]:
-    """Draw every parameter of `space` on `trial` (recorded in `trial.params`); returns the drawn values."""
+PASS_KNOBS = ("max_passes", "epochs")
+
+
+def suggest(trial: optuna.Trial, space: Mapping[str, Param], caps: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Draw every parameter of `space` on `trial` (recorded in `trial.params`); returns the drawn values. An integer
+    parameter named in `caps` is drawn from [low, min(high, cap)] (never below its declared low)."""
     drawn: dict[str, Any] = {}
     for name, p in space.items():
         if p.kind == "choice":
             drawn[name] = trial.suggest_categorical(name, list(p.choices))
         elif p.kind == "int":
-            drawn[name] = trial.suggest_int(name, int(p.low), int(p.high), log=p.log)
+            high = max(int(p.low), min(int(p.high), (caps or {}).get(name, int(p.high))))
+            drawn[name] = trial.suggest_int(name, int(p.low), high, log=p.log)
         else:
             drawn[name] = trial.suggest_float(name, float(p.low), float(p.high), log=p.log)
     return drawn

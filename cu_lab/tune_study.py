@@ -9,7 +9,13 @@ running the same command again. Each process asks for a trial only under the stu
     start a trial only while spent + (running trials) × (mean samples per finished trial) < budget
 
 so the budget is respected to within one trial, however many processes share it (while no trial has finished
-and one runs, a second process waits for it: the first trial sets the estimate). The first trial of a new study
+and one runs, a second process waits for it: the first trial sets the estimate). That one trial is kept small: its
+passes over the data (`tune_space.PASS_KNOBS`: CU's pass cap, the gradient methods' epochs) are drawn at most
+
+    (budget - spent - running × estimate) / (the most examples per pass of a finished trial)
+
+so a draw cannot cost several budgets (CU's fixed 28 passes on the converged class task cost 1.26M examples of a
+360k budget before), except by processing more examples per pass than any trial before it. The first trial of a new study
 is the method's own settings under the profile's preset (`tune_space.start_params`, enqueued): the search starts
 from the default, so its best trial is never worse than the default on the search objective, and a method whose
 random draws are expensive (CU's fixed pass counts) still has its default among its trials. A trial left RUNNING by a
@@ -43,7 +49,7 @@ from .tune_objectives import OBJECTIVES, objective_value, reference_terms, val_t
 from .tune_reuse import copy_run, find
 from .tune_reuse import key as run_key
 from .tune_setup import TunePlan
-from .tune_space import start_params, suggest
+from .tune_space import PASS_KNOBS, start_params, suggest
 
 HOST = socket.gethostname()
 WAIT_SECONDS = 2.0
@@ -104,7 +110,8 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
                 return None  # five failures and no complete trial: the space or the method is broken here
             if done or not running:
                 estimate = sum(done) / len(done) if done else 0.0
-                if spent(study) + len(running) * estimate >= req.budget:
+                left = req.budget - spent(study) - len(running) * estimate
+                if left <= 0:
                     return None
                 study.sampler = optuna.samplers.TPESampler(n_startup_trials=STARTUP,
                                                            seed=req.seed * 100_003 + len(trials))
@@ -113,9 +120,19 @@ def next_trial(study: optuna.Study, plan: TunePlan) -> optuna.Trial | None:
                 trial = study.ask()
                 trial.set_user_attr("host", HOST)
                 trial.set_user_attr("pid", os.getpid())
-                suggest(trial, _space(req.method))
+                suggest(trial, _space(req.method), pass_caps(finished, left))
                 return trial
         time.sleep(WAIT_SECONDS)  # the first trial runs elsewhere: wait for its cost
+
+
+def pass_caps(finished: list[optuna.trial.FrozenTrial], left: float) -> dict[str, int]:
+    """The most passes a new trial may draw (`PASS_KNOBS`) for its cost to fit in `left` examples, at the most
+    examples per pass of the finished trials ({} before any trial has run a pass)."""
+    rates = [t.user_attrs["samples"] / t.user_attrs["passes"] for t in finished
+             if t.state == TrialState.COMPLETE and t.user_attrs.get("passes")]
+    if not rates:
+        return {}
+    return dict.fromkeys(PASS_KNOBS, max(1, int(left // max(rates))))
 
 
 def _space(method: str) -> Any:
@@ -139,7 +156,8 @@ def run_trial(trial: optuna.Trial, plan: TunePlan, refs: dict[str, Any], split: 
     terms = val_terms(ev, seed=req.seed)
     values = {o: objective_value(o, terms, refs, req.task) for o in OBJECTIVES}
     samples = int(metrics["cost"]["samples"])
-    for key, value in {"samples": samples, "run": name, "terms": terms, "values": values}.items():
+    passes = int(metrics.get("epochs") or 0)  # passes over the data the run made (0: a one-shot method)
+    for key, value in {"samples": samples, "passes": passes, "run": name, "terms": terms, "values": values}.items():
         trial.set_user_attr(key, value)
     return values[req.objective], samples
 

@@ -38,6 +38,28 @@ def test_every_method_but_retrain_declares_a_space_whose_draws_are_valid_configs
     assert "test" not in cu["stop_rule"].choices  # tuning never reads the test set
 
 
+def test_a_trials_passes_are_capped_to_what_is_left_of_the_budget():
+    from cu_lab.tune_study import pass_caps
+
+    def done(samples: int, passes: int, state=optuna.trial.TrialState.COMPLETE):
+        return optuna.trial.create_trial(state=state, value=1.0 if state.name == "COMPLETE" else None,
+                                         user_attrs={"samples": samples, "passes": passes})
+
+    assert pass_caps([], 1000) == {}  # no finished pass yet: nothing to go by
+    assert pass_caps([done(500, 0)], 1000) == {}  # a one-shot method has no passes to cap
+    # the costliest rate seen (300 examples per pass) decides; at least one pass is always allowed
+    assert pass_caps([done(1000, 10), done(900, 3)], 2000) == {"max_passes": 6, "epochs": 6}
+    assert pass_caps([done(1000, 10)], 50) == {"max_passes": 1, "epochs": 1}
+    assert pass_caps([done(900, 3, optuna.trial.TrialState.FAIL)], 2000) == {}  # failed trials are no measure
+    cu = METHODS["contrastive"].space
+    for seed in range(20):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        drawn = suggest(trial, cu, {"max_passes": 7, "epochs": 7})
+        assert int(cu["max_passes"].low) <= drawn["max_passes"] <= 7
+        low = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        assert suggest(low, cu, {"max_passes": 2})["max_passes"] == int(cu["max_passes"].low)  # never below low
+
+
 def test_objectives():
     terms = {"ua": 90.0, "ra": 99.0, "ta": 95.0, "mia": 80.0, "fa": 10.0}
     assert oracle(terms, terms) == 0.0
