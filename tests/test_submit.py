@@ -305,3 +305,11 @@ def test_a_job_that_submitit_requeues_says_requeued_and_status_counts_it_queued_
     monkeypatch.setattr(submit_status, "slurm_queue", lambda: {"1": "PENDING", "2": "PENDING", "4": "RUNNING"})
     states = {n: e["state"] for n, e in submit_status.job_states(tmp_path, "smoke").items()}
     assert states == {"a": "queued", "b": "queued", "c": "failed", "d": "running", "e": "failed"}
+
+
+@pytest.mark.parametrize("command", ["submit", "tune"])
+def test_the_drivers_old_commands_point_to_cu_lab(command, capsys):
+    from cu_core.experiments.__main__ import main as driver
+
+    assert driver([command, "--profile", "smoke"]) == 2
+    assert f"python -m cu_lab {command}" in capsys.readouterr().err

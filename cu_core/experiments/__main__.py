@@ -93,6 +93,10 @@ def _preflight(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("submit", "tune"):  # their home since they left the core
+        print(f"error: `{argv[0]}` is `python -m cu_lab {argv[0]}` (see `python -m cu_lab --help`)", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.command == "profiles":
         code = 0
