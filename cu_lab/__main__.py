@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from cu_core.errors import ConfigError
-from cu_core.experiments.__main__ import add_selection, exit_with
-from cu_core.experiments.grid import expand, load_profile
+from cu_core.experiments.__main__ import add_selection, add_status_flags, exit_with
+from cu_core.experiments.grid import Run, expand, load_profile
 
 from . import submit_cli, tune_cli
 
@@ -28,18 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cu_lab", description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     submit_cli.add_parser(sub, add_selection)
-    p = sub.add_parser("status", help="which runs are done, missing, damaged or running, and the state of every "
-                       "job `submit` recorded (queued, running, done, failed)")
-    p.add_argument("--profile", required=True, help="a profile name (see `python -m cu_core.experiments profiles`) "
-                   "or a YAML file")
-    add_selection(p)
-    p.add_argument("--json", action="store_true", help="one JSON object instead of the text")
+    add_status_flags(sub.add_parser("status", help="which runs are done, missing, damaged or running, and the "
+                                    "state of every job `submit` recorded (queued, running, done, failed)"))
     tune_cli.add_parser(sub)
     return parser
 
 
-def _status(args: argparse.Namespace, profile_name: str, runs: list) -> int:
-    from cu_core.experiments.status import report_json, report_lines, status
+def _status(args: argparse.Namespace, profile_name: str, runs: list[Run]) -> int:
+    from cu_core.experiments.status import report_dict, report_lines, status
     from cu_core.paths import results_dir
 
     from .submit_status import job_lines, job_states, run_jobs
@@ -48,8 +44,7 @@ def _status(args: argparse.Namespace, profile_name: str, runs: list) -> int:
     states = status(runs, root)
     if args.json:
         jobs = job_states(root, profile_name)
-        print(json.dumps({**json.loads(report_json(profile_name, states, root)),
-                          "jobs": run_jobs(states, jobs) if jobs else []}))
+        print(json.dumps({**report_dict(profile_name, states, root), "jobs": run_jobs(states, jobs) if jobs else []}))
         return 0
     print("\n".join(report_lines(profile_name, states, root) + job_lines(profile_name, states, root)))
     return 0

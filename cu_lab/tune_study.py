@@ -15,15 +15,16 @@ passes over the data (`tune_space.PASS_KNOBS`: CU's pass cap, the gradient metho
     (budget - spent - running × estimate) / (the most examples per pass of a finished trial)
 
 so a draw cannot cost several budgets (CU's fixed 28 passes on the converged class task cost 1.26M examples of a
-360k budget before), except by processing more examples per pass than any trial before it. The first trial of a new study
-is the method's own settings under the profile's preset (`tune_space.start_params`, enqueued): the search starts
-from the default, so its best trial is never worse than the default on the search objective, and a method whose
-random draws are expensive (CU's fixed pass counts) still has its default among its trials. A trial left RUNNING by a
-process that died on this host is marked failed. The sampler is `TPESampler` seeded by the request's seed and
-the number of trials so far (a rerun draws the same sequence; two processes never share a draw).
+360k budget before), except by processing more examples per pass than any trial before it. The first trial of a
+new study is the method's own settings under the profile's preset (`tune_space.start_params`, enqueued): the search
+starts from the default, so its best trial is never worse than the default on the search objective, and a method
+whose random draws are expensive (CU's fixed pass counts) still has its default among its trials. A trial left
+RUNNING by a process that died on this host is marked failed. The sampler is `TPESampler` seeded by the request's
+seed and the number of trials so far (a rerun draws the same sequence; two processes never share a draw).
 
 Every trial is an ordinary run of the driver (`runs.unlearning`, as the `compare_methods` template) in
-`runs/trial-NNNN/` (or a copy of the same run from the other objective's study: `tune_reuse`), scored by `tune_objectives` on its outputs (forget, retain, validation: not the test set).
+`runs/trial-NNNN/` (or a copy of the same run from the other objective's study: `tune_reuse`), scored by
+`tune_objectives` on its outputs (forget, retain, validation: not the test set).
 No pruner: the methods report no objective while they run, only after (their `passes.csv`), so there is
 nothing to stop a trial early on; `optuna.pruners.NopPruner` says so in the study.
 """

@@ -36,6 +36,14 @@ def add_selection(p: argparse.ArgumentParser, *, results: bool = True) -> None:
         p.add_argument("--results-dir", default=None, help="default: $CU_RESULTS_DIR or <project>/data/results")
 
 
+def add_status_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of `status` (profile, selection, `--json`); `python -m cu_lab status` adds the same."""
+    p.add_argument("--profile", required=True, help="a profile name (see `python -m cu_core.experiments profiles`) "
+                   "or a YAML file")
+    add_selection(p)
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the text")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cu_core.experiments", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,10 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("list", "show the runs a profile expands to"), ("run", "execute a profile's runs"),
                        ("status", "show which runs are done, missing, damaged or running")):
         p = sub.add_parser(name, help=text)
+        if name == "status":
+            add_status_flags(p)
+            continue
         p.add_argument("--profile", required=True, help="a profile name (see `profiles`) or a YAML file")
         add_selection(p)
-        if name == "status":
-            p.add_argument("--json", action="store_true", help="one JSON object instead of the text")
         if name == "run":
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
             p.add_argument("--threads", type=int, default=None, metavar="N",

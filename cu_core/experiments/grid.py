@@ -15,8 +15,8 @@ A profile names its seeds, the parameters every template gets (`defaults`) and i
         seeds: [0]               # optional: this experiment's seeds
 
 One run = one template execution with one parameter set: `defaults`, then `params`, then one case, then one grid
-point, then `seed`. Its id is stable: the grid values and the seed in readable form, then 8 hex digits of the sha256 of all
-its parameters, so the same parameters always land in the same folder (`<profile>/<experiment>/<run_id>`).
+point, then `seed`. Its id is stable: the grid values and the seed in readable form, then 8 hex digits of the sha256
+of all its parameters, so the same parameters always land in the same folder (`<profile>/<experiment>/<run_id>`).
 
 `load_profile` checks a profile against its schema (`cu_core.experiments.validate`) before anything else reads it:
 unknown keys (with the closest allowed name), wrong types (with the key path and the expected type), names that

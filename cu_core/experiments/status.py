@@ -155,10 +155,17 @@ def report_lines(profile: str, states: list[RunState], root: Path) -> list[str]:
     return lines
 
 
+def report_dict(profile: str, states: list[RunState], root: Path) -> dict[str, Any]:
+    """The status report as one JSON-ready dict: profile, results folder, counts per state, one row per run."""
+    return {"profile": profile, "results": str(root / profile), "counts": counts(states),
+            "runs": [{"run": s.run.folder, "experiment": s.run.experiment, "state": s.state, "detail": s.detail}
+                     for s in states]}
+
+
 def report_json(profile: str, states: list[RunState], root: Path) -> str:
-    return json.dumps({"profile": profile, "results": str(root / profile), "counts": counts(states),
-                       "runs": [{"run": s.run.folder, "experiment": s.run.experiment, "state": s.state,
-                                 "detail": s.detail} for s in states]})
+    """`report_dict` as one line of JSON (what `status --json` prints)."""
+    return json.dumps(report_dict(profile, states, root))
 
 
-__all__ = ["RunState", "STATES", "counts", "lock_held", "report_json", "report_lines", "run_state", "status"]
+__all__ = ["RunState", "STATES", "counts", "lock_held", "report_dict", "report_json", "report_lines", "run_state",
+           "status"]

@@ -1,5 +1,6 @@
 """Every run of a profile checked as its template will check it (`run_problems`, `validate_profile`), the
-templates' own defaults (`validate_templates`), the CIFAR-10 archive runs need (`archive_problem`) and where in the profile a run's parameter came from (`origin`).
+templates' own defaults (`validate_templates`), the CIFAR-10 archive runs need (`archive_problem`) and where in
+the profile a run's parameter came from (`origin`).
 Re-exported by `cu_core.experiments.validate`.
 """
 from __future__ import annotations
