@@ -24,6 +24,8 @@ from cu_core.paths import TUNING_DIR, results_dir
 
 OBJECTIVES = ("oracle", "retrain-free")
 CU = "contrastive"
+# the converged profile's studies: CU and the 5 two-task baselines of best mean Avg. Gap rank in its seed-0 runs
+CONVERGED = ("contrastive", "ssd", "bad_teacher", "random_label", "salun", "neggrad_plus")
 NO_POWER = ("with {n} paired seeds the smallest attainable one-sided sign-test p-value is {p:.3f} > 0.05: no "
             "difference can be significant at our scale")
 
@@ -33,17 +35,51 @@ COLUMNS = ["task", "method", "objective", "budget", "spent", "trials", "complete
 
 
 def summaries(profile: str, root: str | Path | None = None) -> pd.DataFrame:
-    """One row per study (task, method, objective) with its summary's fields and the gaps per seed."""
+    """One row per study (task, method, objective) with its summary's fields and the gaps per seed. A study
+    searched but not yet evaluated (`tune --no-eval`: a `request.json` and a journal, no `summary.json`) gets its
+    row from the journal (`search_only`), with no gaps."""
     rows = []
-    for path in sorted((results_dir(root) / profile / TUNING_DIR).glob("*/*/*/summary.json")):
-        s = json.loads(path.read_text())
+    base = results_dir(root) / profile / TUNING_DIR
+    for folder in sorted({p.parent for name in ("summary.json", "request.json") for p in base.glob(f"*/*/*/{name}")}):
+        summary = folder / "summary.json"
+        s = json.loads(summary.read_text()) if summary.is_file() else search_only(folder)
+        if s is None:
+            continue
         rows.append({**{k: s.get(k) for k in ("task", "method", "objective", "budget", "spent", "trials",
                                                 "complete", "failed", "best_params", "best_value", "eval_seeds")},
-                     "default_gaps": {r["seed"]: r["avg_gap"] for r in s["default"]},
+                     "default_gaps": {r["seed"]: r["avg_gap"] for r in s.get("default", [])},
                      "tuned_gaps": {r["seed"]: r["avg_gap"] for r in s.get("tuned", [])},
                      "dataset": s["params"].get("dataset"), "model": s["params"].get("model"),
-                     "folder": str(path.parent)})
+                     "folder": str(folder)})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _study(folder: Path) -> Any:
+    """The Optuna study in `folder`'s journal (None without one)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not (folder / "journal.log").is_file():
+        return None
+    backend = optuna.storages.journal.JournalFileBackend(str(folder / "journal.log"))
+    return optuna.load_study(study_name=None, storage=optuna.storages.JournalStorage(backend))
+
+
+def search_only(folder: Path) -> dict[str, Any] | None:
+    """A study's summary fields from its request and journal, before its test evaluation (None: no trial done)."""
+    from optuna.trial import TrialState
+    from cu_lab.tune_study import spent
+
+    study = _study(folder)
+    trials = study.get_trials(deepcopy=False) if study is not None else []
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        return None
+    best = min(complete, key=lambda t: t.value)
+    request = json.loads((folder / "request.json").read_text())
+    return {**request, "spent": spent(study), "trials": len(trials), "complete": len(complete),
+            "failed": sum(t.state == TrialState.FAIL for t in trials), "best_params": dict(best.params),
+            "best_value": best.value, "eval_seeds": []}
 
 
 def _ms(gaps: dict[int, float]) -> str:
@@ -137,8 +173,9 @@ def worse_text(df: pd.DataFrame, task: str, objective: str = "oracle") -> str:
             + (f" ({', '.join(worse)})" if worse else ""))
 
 
-def missing_text(df: pd.DataFrame, profile: str) -> str:
-    """Which studies (method, task, objective) of the methods with a search space have no summary yet."""
+def missing_text(df: pd.DataFrame, profile: str, methods: tuple[str, ...] | None = None) -> str:
+    """Which studies (method, task, objective) of `methods` (default: every method with a search space) have no
+    results yet, and which are searched but not evaluated on test."""
     from cu_core.unlearn import METHODS
 
     done = set(zip(df.method, df.task, df.objective))
@@ -146,11 +183,14 @@ def missing_text(df: pd.DataFrame, profile: str) -> str:
     for task in ("class", "sample"):
         for objective in OBJECTIVES:
             gone = [display(m) for m, rec in METHODS.items() if rec.space and task in rec.tasks
+                    and (methods is None or m in methods)
                     and (m, task, objective) not in done]
             if gone:
                 lines.append(f"{task} task, {objective}: {', '.join(gone)}")
-    return ("Studies of profile " + profile + " without results yet: " + "; ".join(lines) + ".") if lines else \
-        f"Every method with a search space has both studies on both tasks of profile {profile}."
+    pending = [f"{display(r.method)} ({r.task}, {r.objective})" for r in df.itertuples() if not r.tuned_gaps]
+    text = ("Studies of profile " + profile + " without results yet: " + "; ".join(lines) + ".") if lines else \
+        f"Every method planned has both studies on both tasks of profile {profile}."
+    return text + (f" Searched on seed 0 but not yet evaluated on test: {', '.join(pending)}." if pending else "")
 
 
 def caption(df: pd.DataFrame, profile: str, task: str) -> str:
@@ -160,27 +200,27 @@ def caption(df: pd.DataFrame, profile: str, task: str) -> str:
         return f"No tuned results for the {task} task of profile {profile}."
     device = "unknown"
     for folder in rows.folder:
-        runs = sorted((Path(folder).parent / "eval" / "runs").glob("*/metrics.json"))
+        runs = sorted((Path(folder).parent / "eval" / "runs").glob("*/metrics.json")) or \
+            sorted((Path(folder) / "runs").glob("*/metrics.json"))
         if runs:
             device = device_text(json.loads(runs[0].read_text()).get("device", "unknown"))
             break
     seeds = sorted({s for gaps in rows.tuned_gaps for s in gaps} | {s for g in rows.default_gaps for s in g})
     budgets = sorted(set(rows.budget))
-    return (f"{rows.dataset.iloc[0]}, {rows.model.iloc[0]}, {task} task; search on seed 0, test Avg. Gap over seeds "
-            f"{', '.join(map(str, seeds))} (mean ± std); budget {', '.join(f'{b:,}' for b in budgets)} examples "
-            f"per study; device: {device} (a 2-core CPU shared with other jobs); profile {profile}.")
+    tested = f"test Avg. Gap over seeds {', '.join(map(str, seeds))} (mean ± std)" if seeds else "not tested yet"
+    return (f"{rows.dataset.iloc[0]}, {rows.model.iloc[0]}, {task} task; search on seed 0, {tested}; budget "
+            f"{', '.join(f'{b:,}' for b in budgets)} examples per study; device: {device} (a 2-core CPU shared "
+            f"with other jobs); profile {profile}.")
 
 
 def importances(df: pd.DataFrame, task: str, objective: str = "oracle", method: str = CU) -> pd.Series:
     """Optuna's fANOVA importance of `method`'s parameters in its study (empty with fewer than 2 trials)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = df[(df.task == task) & (df.objective == objective) & (df.method == method)]
-    if rows.empty or not (Path(rows.folder.iloc[0]) / "journal.log").is_file():
+    study = _study(Path(rows.folder.iloc[0])) if not rows.empty else None
+    if study is None:
         return pd.Series(dtype=float)
-    backend = optuna.storages.journal.JournalFileBackend(str(Path(rows.folder.iloc[0]) / "journal.log"))
-    study = optuna.load_study(study_name=None, storage=optuna.storages.JournalStorage(backend))
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2 or len({t.value for t in complete}) < 2:
         return pd.Series(dtype=float)

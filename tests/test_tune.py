@@ -160,6 +160,38 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
                                                  "tuned_sample": tuning.leads(df, "sample")["verdict"]}
 
 
+def test_the_book_reads_a_study_searched_but_not_evaluated(tmp_path):
+    """`tune --no-eval` leaves a request and a journal, no summary: the page lists the search, with no gaps."""
+    from optuna.distributions import FloatDistribution
+
+    from cu_book import tuning
+
+    _summary(tmp_path, "class", "salun", "oracle", [2.0, 1.5, 4.0], [9.0, 8.0, 7.0])
+    folder = tmp_path / "fake" / "tuning" / "class" / "contrastive" / "oracle"
+    folder.mkdir(parents=True)
+    (folder / "request.json").write_text(json.dumps({"profile": "fake", "method": "contrastive", "task": "class",
+                                                     "objective": "oracle", "budget": 1000, "params": {
+                                                         "dataset": "cifar10", "model": "cnn4"}}))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "journal.log")))
+    study = optuna.create_study(storage=storage, direction="minimize")
+    assert tuning.summaries("fake", tmp_path).method.tolist() == ["salun"]  # no finished trial: not listed yet
+    for lr, value, samples in ((0.01, 3.0, 400), (0.001, 1.5, 500)):
+        study.add_trial(optuna.trial.create_trial(params={"lr": lr}, distributions={"lr": FloatDistribution(
+            1e-4, 0.1, log=True)}, value=value, user_attrs={"samples": samples}))
+    df = tuning.summaries("fake", tmp_path)
+    row = df[df.method == "contrastive"].iloc[0]
+    assert (row.trials, row.spent, row.best_params, row.best_value) == (2, 900, {"lr": 0.001}, 1.5)
+    assert row.tuned_gaps == {} and row.dataset == "cifar10"
+    gaps, settings = tuning.gaps_and_settings(df, "class")
+    cu = gaps[gaps.method == "CU"].iloc[0]
+    assert cu["tuned (oracle)"] == "–" and cu["trials (oracle)"] == 2
+    assert settings[settings.method == "CU"].iloc[0]["examples (oracle)"] == "900 / 1,000"
+    assert tuning.leads(df, "class")["holds"] is None  # no verdict before CU's test evaluation
+    assert "not yet evaluated on test: CU (class, oracle)" in tuning.missing_text(df, "fake", tuning.CONVERGED)
+    assert "class task, oracle: NegGrad+, Random Label, Bad Teacher, SSD;" in tuning.missing_text(
+        df, "fake", tuning.CONVERGED)
+
+
 def test_reuse_skips_copies_in_progress_and_gives_way_when_a_copy_fails(tmp_path, monkeypatch):
     """Two studies of one method evaluate side by side: one must never copy the other's hidden staging folder
     (renamed away under it), and a copy whose source vanishes or whose destination appeared writes nothing."""
