@@ -82,7 +82,7 @@ def search_only(folder: Path) -> dict[str, Any] | None:
             "best_value": best.value, "eval_seeds": []}
 
 
-def _ms(gaps: dict[int, float]) -> str:
+def _ms(gaps: dict[int, float]) -> str:  # mean ± std over seeds
     values = list(gaps.values())
     return fmt(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None) if values else "–"
 
@@ -108,6 +108,7 @@ def gap_table(df: pd.DataFrame, task: str) -> pd.DataFrame:
             row[f"examples ({o})"] = f"{r.spent:,} / {r.budget:,}" if r is not None else "–"
             row[f"trials ({o})"] = r.trials if r is not None else "–"
             row[f"best settings ({o})"] = settings_text(r.best_params) if r is not None else "–"
+            row[f"search value ({o})"] = f"{r.best_value:.2f}" if r is not None and r.best_value is not None else "–"
         oracle = by.get("oracle")
         row["_key"] = (method != CU, np.mean(list(oracle.tuned_gaps.values())) if oracle is not None
                        and oracle.tuned_gaps else np.inf)
@@ -119,12 +120,11 @@ def gap_table(df: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 GAP_COLUMNS = ["method", "default", *(f"tuned ({o})" for o in OBJECTIVES), *(f"trials ({o})" for o in OBJECTIVES)]
-SETTINGS_COLUMNS = ["method", *(f"{c} ({o})" for o in OBJECTIVES for c in ("best settings", "examples"))]
+SETTINGS_COLUMNS = ["method", *(f"{c} ({o})" for o in OBJECTIVES for c in ("best settings", "search value", "examples"))]
 
 
 def gaps_and_settings(df: pd.DataFrame, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`gap_table` split for the page: the Avg. Gaps with the trial counts, and the best settings with the
-    examples spent."""
+    """`gap_table` split: the Avg. Gaps with the trial counts; the best settings, their search value, the spend."""
     table = gap_table(df, task)
     if table.empty:
         return table, table

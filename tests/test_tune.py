@@ -185,6 +185,7 @@ def test_the_book_reads_a_study_searched_but_not_evaluated(tmp_path):
     gaps, settings = tuning.gaps_and_settings(df, "class")
     cu = gaps[gaps.method == "CU"].iloc[0]
     assert cu["tuned (oracle)"] == "–" and cu["trials (oracle)"] == 2
+    assert settings[settings.method == "CU"].iloc[0]["search value (oracle)"] == "1.50"  # the best trial, seed 0
     assert settings[settings.method == "CU"].iloc[0]["examples (oracle)"] == "900 / 1,000"
     assert tuning.leads(df, "class")["holds"] is None  # no verdict before CU's test evaluation
     assert "not yet evaluated on test: CU (class, oracle)" in tuning.missing_text(df, "fake", tuning.CONVERGED)
