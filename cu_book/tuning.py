@@ -166,7 +166,7 @@ def spend_text(rows: pd.DataFrame, rival: str) -> str:
 def worse_text(df: pd.DataFrame, task: str, objective: str = "oracle") -> str:
     """Which methods' tuned setting has a higher mean test Avg. Gap than their default (chosen on one seed's
     validation split, a setting can transfer badly to other seeds and to the test set)."""
-    rows = df[(df.task == task) & (df.objective == objective)]
+    rows = df[(df.task == task) & (df.objective == objective) & df.tuned_gaps.map(bool)]  # evaluated studies
     worse = [display(r.method) for r in rows.itertuples() if r.tuned_gaps and r.default_gaps
              and np.mean(list(r.tuned_gaps.values())) > np.mean(list(r.default_gaps.values()))]
     return (f"{len(worse)} of {len(rows)} methods do worse on test tuned than at their default"
