@@ -67,19 +67,13 @@ def _study(folder: Path) -> Any:
 
 def search_only(folder: Path) -> dict[str, Any] | None:
     """A study's summary fields from its request and journal, before its test evaluation (None: no trial done)."""
-    from optuna.trial import TrialState
-    from cu_lab.tune_study import spent
+    from cu_lab.tune_eval import search_fields
 
     study = _study(folder)
-    trials = study.get_trials(deepcopy=False) if study is not None else []
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if not complete:
+    fields = search_fields(study) if study is not None else {}
+    if "best_params" not in fields:
         return None
-    best = min(complete, key=lambda t: t.value)
-    request = json.loads((folder / "request.json").read_text())
-    return {**request, "spent": spent(study), "trials": len(trials), "complete": len(complete),
-            "failed": sum(t.state == TrialState.FAIL for t in trials), "best_params": dict(best.params),
-            "best_value": best.value, "eval_seeds": []}
+    return {**json.loads((folder / "request.json").read_text()), **fields, "eval_seeds": []}
 
 
 def _ms(gaps: dict[int, float]) -> str:  # mean ± std over seeds

@@ -35,23 +35,30 @@ def evaluate_settings(plan: TunePlan, label: str, overrides: dict[str, Any]) -> 
     return rows
 
 
+def search_fields(study: optuna.Study) -> dict[str, Any]:
+    """What a study's search did, read from its trials: spent, trials, complete, failed, and the best trial's
+    number, value, params, values and samples (absent while no trial is complete)."""
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    fields: dict[str, Any] = {"spent": spent(study), "trials": len(trials), "complete": len(complete),
+                              "failed": sum(t.state == TrialState.FAIL for t in trials)}
+    if complete:
+        best = min(complete, key=lambda t: t.value)
+        fields.update(best_trial=best.number, best_value=best.value, best_params=dict(best.params),
+                      best_values=best.user_attrs.get("values"), best_samples=best.user_attrs.get("samples"))
+    return fields
+
+
 def summarise(plan: TunePlan, study: optuna.Study) -> dict[str, Any]:
     """Evaluate the best trial and the default, write `<study>/summary.json`, return it."""
     req = plan.request
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     summary: dict[str, Any] = {
         "profile": req.profile, "method": req.method, "task": req.task,
-        "objective": req.objective, "budget": req.budget, "spent": spent(study), "search_seed": req.seed,
-        "trials": len(trials), "complete": len(complete),
-        "failed": sum(t.state == TrialState.FAIL for t in trials), "eval_seeds": list(plan.eval_seeds),
-        "preset": plan.preset, "params": plan.params,
+        "objective": req.objective, "budget": req.budget, "search_seed": req.seed, **search_fields(study),
+        "eval_seeds": list(plan.eval_seeds), "preset": plan.preset, "params": plan.params,
         "default": evaluate_settings(plan, "default", {}),
     }
-    if complete:
-        best = min(complete, key=lambda t: t.value)
-        summary.update(best_trial=best.number, best_value=best.value, best_params=dict(best.params),
-                       best_values=best.user_attrs.get("values"), best_samples=best.user_attrs.get("samples"),
-                       tuned=evaluate_settings(plan, req.objective, dict(best.params)))
+    if "best_params" in summary:
+        summary["tuned"] = evaluate_settings(plan, req.objective, dict(summary["best_params"]))
     atomic_write_json(plan.folder / "summary.json", summary)
     return summary
