@@ -184,13 +184,14 @@ def values(paper_tables: str | Path) -> dict[str, Any]:
         out[f"count_{p.replace('-', '_')}"] = text
     out["counts"] = "; ".join(f"{p}: {text}" for p, text in counts(frame).items()) or report.NO_RESULTS
     out.update(tuned_verdicts())
+    out.update(tuned_verdicts("cifar-converged", prefix="tuned_conv_"))
     return out
 
 
-def tuned_verdicts(profile: str = "quick", root: str | Path | None = None) -> dict[str, str]:
-    """{"tuned_<task>": the equal-budget verdict ("CU leads at equal tuning budget", oracle objective, as the tuning
+def tuned_verdicts(profile: str = "quick", root: str | Path | None = None, prefix: str = "tuned_") -> dict[str, str]:
+    """{"<prefix><task>": the equal-budget verdict ("CU leads at equal tuning budget", oracle objective, as the tuning
     page words it, `cu_book.tuning.leads`)} for the class and the sample task of `profile`'s studies."""
     from . import tuning
 
     studies = tuning.summaries(profile, root)
-    return {f"tuned_{task}": tuning.leads(studies, task)["verdict"] for task in ("class", "sample")}
+    return {f"{prefix}{task}": tuning.leads(studies, task)["verdict"] for task in ("class", "sample")}

@@ -161,6 +161,7 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
 
     assert tuned_verdicts("fake", tmp_path) == {"tuned_class": verdict["verdict"],
                                                  "tuned_sample": tuning.leads(df, "sample")["verdict"]}
+    assert list(tuned_verdicts("fake", tmp_path, prefix="tuned_conv_")) == ["tuned_conv_class", "tuned_conv_sample"]
 
 
 def test_the_book_reads_a_study_searched_but_not_evaluated(tmp_path):
