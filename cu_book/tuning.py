@@ -222,13 +222,12 @@ def importances(df: pd.DataFrame, task: str, objective: str = "oracle", method: 
     return pd.Series(optuna.importance.get_param_importances(study, evaluator=evaluator), dtype=float)
 
 
-def importance_figure(df: pd.DataFrame, profile: str, objectives: tuple[str, ...] = OBJECTIVES) -> Any:
+def importance_figure(df: pd.DataFrame, profile: str) -> Any:
     """CU's parameter importances, one panel per task and objective (a note where a study has too few trials)."""
     import matplotlib.pyplot as plt
 
-    panels = [(t, o) for t in ("class", "sample") for o in objectives]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.25 * len(panels), 3.2), sharex=True, squeeze=False)
-    for ax, (task, objective) in zip(axes[0], panels):
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), sharex=True)
+    for ax, (task, objective) in zip(axes, [(t, o) for t in ("class", "sample") for o in OBJECTIVES]):
         imp = importances(df, task, objective)
         trials = df[(df.task == task) & (df.objective == objective) & (df.method == CU)].trials
         n = int(trials.iloc[0]) if len(trials) else 0
