@@ -101,7 +101,9 @@ def gap_table(df: pd.DataFrame, task: str) -> pd.DataFrame:
             row[f"tuned ({o})"] = _ms(r.tuned_gaps) if r is not None else "–"
             row[f"examples ({o})"] = f"{r.spent:,} / {r.budget:,}" if r is not None else "–"
             row[f"trials ({o})"] = r.trials if r is not None else "–"
-            row[f"best settings ({o})"] = settings_text(r.best_params) if r is not None else "–"
+            chosen = getattr(by.get("oracle"), "best_params", 0)  # "same as oracle": both chose one setting
+            same = o != "oracle" and r is not None and r.best_params == chosen
+            row[f"best settings ({o})"] = "same as oracle" if same else settings_text(getattr(r, "best_params", None))
             row[f"search value ({o})"] = f"{r.best_value:.2f}" if r is not None and r.best_value is not None else "–"
         oracle = by.get("oracle")
         row["_key"] = (method != CU, np.mean(list(oracle.tuned_gaps.values())) if oracle is not None

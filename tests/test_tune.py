@@ -164,6 +164,21 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
     assert list(tuned_verdicts("fake", tmp_path, prefix="tuned_conv_")) == ["tuned_conv_class", "tuned_conv_sample"]
 
 
+def test_the_settings_table_says_when_both_objectives_chose_one_setting(tmp_path):
+    from cu_book import tuning
+
+    _summary(tmp_path, "class", "contrastive", "oracle", [1.0, 2.0, 3.0], [5.0, 5.0, 5.0])
+    _summary(tmp_path, "class", "contrastive", "retrain-free", [1.0, 2.0, 3.0], [5.0, 5.0, 5.0])  # lr 0.0123456
+    _summary(tmp_path, "class", "salun", "oracle", [2.0, 1.5, 4.0], [9.0, 8.0, 7.0])
+    (tmp_path / "fake" / "tuning" / "class" / "salun" / "retrain-free").mkdir()
+    summary = json.loads((tmp_path / "fake/tuning/class/salun/oracle/summary.json").read_text())
+    (tmp_path / "fake/tuning/class/salun/retrain-free/summary.json").write_text(json.dumps(
+        {**summary, "objective": "retrain-free", "best_params": {"lr": 0.5}}))
+    _, settings = tuning.gaps_and_settings(tuning.summaries("fake", tmp_path), "class")
+    assert list(settings["best settings (retrain-free)"]) == ["same as oracle", "lr 0.5"]
+    assert list(settings["best settings (oracle)"]) == ["lr 0.0123", "lr 0.0123"]
+
+
 def test_the_book_reads_a_study_searched_but_not_evaluated(tmp_path):
     """`tune --no-eval` leaves a request and a journal, no summary: the page lists the search, with no gaps."""
     from optuna.distributions import FloatDistribution
