@@ -76,9 +76,9 @@ def search_only(folder: Path) -> dict[str, Any] | None:
     return {**json.loads((folder / "request.json").read_text()), **fields, "eval_seeds": []}
 
 
-def _ms(gaps: dict[int, float]) -> str:  # mean ± std over seeds
+def _ms(gaps: dict[int, float]) -> str:  # mean ± std over seeds, to the verdicts' 2 decimals (class gaps are ~0.1)
     values = list(gaps.values())
-    return fmt(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None) if values else "–"
+    return fmt(np.mean(values), np.std(values, ddof=1) if len(values) > 1 else None, digits=2) if values else "–"
 
 
 def settings_text(params: dict[str, Any] | None) -> str:

@@ -141,7 +141,7 @@ def test_the_book_reads_a_fake_tuning_tree(tmp_path):
     df = tuning.summaries("fake", tmp_path)
     gaps, settings = tuning.gaps_and_settings(df, "class")
     assert list(gaps.method) == ["CU", "SalUn", "Finetune"]
-    assert gaps.iloc[0]["tuned (oracle)"] == "2.0 ± 1.0" and gaps.iloc[0]["default"] == "5.0 ± 0.0"
+    assert gaps.iloc[0]["tuned (oracle)"] == "2.00 ± 1.00" and gaps.iloc[0]["default"] == "5.00 ± 0.00"
     assert settings.iloc[0]["best settings (oracle)"] == "lr 0.0123" and settings.iloc[0]["examples (oracle)"] \
         == "1,100 / 1,000"
     verdict = tuning.leads(df, "class")
