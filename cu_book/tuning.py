@@ -96,16 +96,15 @@ def gap_table(df: pd.DataFrame, task: str) -> pd.DataFrame:
         by = {r.objective: r for r in group.itertuples()}
         first = next(iter(by.values()))
         row: dict[str, Any] = {"method": display(method), "default": _ms(first.default_gaps)}
+        oracle = by.get("oracle")
         for o in OBJECTIVES:
             r = by.get(o)
             row[f"tuned ({o})"] = _ms(r.tuned_gaps) if r is not None else "–"
             row[f"examples ({o})"] = f"{r.spent:,} / {r.budget:,}" if r is not None else "–"
             row[f"trials ({o})"] = r.trials if r is not None else "–"
-            chosen = getattr(by.get("oracle"), "best_params", 0)  # "same as oracle": both chose one setting
-            same = o != "oracle" and r is not None and r.best_params == chosen
+            same = o != "oracle" and r is not None and oracle is not None and r.best_params == oracle.best_params
             row[f"best settings ({o})"] = "same as oracle" if same else settings_text(getattr(r, "best_params", None))
             row[f"search value ({o})"] = f"{r.best_value:.2f}" if r is not None and r.best_value is not None else "–"
-        oracle = by.get("oracle")
         row["_key"] = (method != CU, np.mean(list(oracle.tuned_gaps.values())) if oracle is not None
                        and oracle.tuned_gaps else np.inf)
         rows.append(row)
