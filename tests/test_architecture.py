@@ -1,7 +1,8 @@
 """The package map in ARCHITECTURE.md is the truth: every module of `cu_core`, `cu_lab` and `cu_book` sits in
 exactly one layer of its table, imports only modules of its own layer or of layers above it in the table, and no import
 cycle exists (imports inside functions count: a local import hides a cycle, it does not remove it). `cu_core`
-stays thin: under 6,000 lines of code, blank lines, comments and docstrings aside.
+stays thin: under 6,000 lines of code, blank lines, comments and docstrings aside; the book pages' code cells hold
+under 1,200 such lines together (the algorithms live in the packages, not on the pages).
 
 The import graph is read statically with `ast`, so nothing is executed.
 """
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("cu_core", "cu_lab", "cu_book")
 MAX_LINES = 250
 CORE_CODE_LINES = 6000
+PAGE_CODE_LINES = 1200  # the book pages' code cells together: a call, a glue, a plot each
 
 
 def layers() -> list[tuple[str, list[str]]]:
@@ -179,3 +181,22 @@ def f(x):
 def test_cu_core_stays_thin():
     total = sum(code_lines(p.read_text()) for p in (ROOT / "cu_core").rglob("*.py"))
     assert total < CORE_CODE_LINES, f"cu_core holds {total} lines of code, the limit is {CORE_CODE_LINES}"
+
+
+def page_code_lines(page: str) -> int:
+    """Lines of code in a MyST page's `{code-cell}` blocks (cell options such as `:tags:` and blanks aside)."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```", page, flags=re.S | re.M)
+    return sum(code_lines("\n".join(line for line in cell.splitlines() if not line.startswith(":")) + "\n")
+               for cell in cells)
+
+
+def test_page_code_lines_counts_code_cells_only():
+    page = "# Title\n\n```{code-cell} ipython3\n:tags: [hide-input]\n\nx = 1  # one\n\n# a comment\nglue('x', x)\n```\n" \
+           "\n```python\nnot = 'a code cell'\n```\n"
+    assert page_code_lines(page) == 2
+
+
+def test_book_pages_hold_little_code():
+    pages = [p for p in (ROOT / "book").rglob("*.md") if "_build" not in p.parts]
+    total = sum(page_code_lines(p.read_text()) for p in pages)
+    assert pages and total < PAGE_CODE_LINES, f"the pages' code cells hold {total} lines, the limit is {PAGE_CODE_LINES}"
