@@ -99,12 +99,15 @@ def gap_table(df: pd.DataFrame, task: str) -> pd.DataFrame:
         oracle = by.get("oracle")
         for o in OBJECTIVES:
             r = by.get(o)
-            row[f"tuned ({o})"] = _ms(r.tuned_gaps) if r is not None else "–"
-            row[f"examples ({o})"] = f"{r.spent:,} / {r.budget:,}" if r is not None else "–"
-            row[f"trials ({o})"] = r.trials if r is not None else "–"
-            same = o != "oracle" and r is not None and oracle is not None and r.best_params == oracle.best_params
-            row[f"best settings ({o})"] = "same as oracle" if same else settings_text(getattr(r, "best_params", None))
-            row[f"search value ({o})"] = f"{r.best_value:.2f}" if r is not None and r.best_value is not None else "–"
+            if r is None:
+                row.update({f"{c} ({o})": "–" for c in ("tuned", "examples", "trials", "best settings",
+                                                          "search value")})
+                continue
+            same = o != "oracle" and oracle is not None and r.best_params == oracle.best_params
+            row.update({f"tuned ({o})": _ms(r.tuned_gaps), f"examples ({o})": f"{r.spent:,} / {r.budget:,}",
+                        f"trials ({o})": r.trials,
+                        f"best settings ({o})": "same as oracle" if same else settings_text(r.best_params),
+                        f"search value ({o})": f"{r.best_value:.2f}" if r.best_value is not None else "–"})
         row["_key"] = (method != CU, np.mean(list(oracle.tuned_gaps.values())) if oracle is not None
                        and oracle.tuned_gaps else np.inf)
         rows.append(row)
@@ -162,7 +165,7 @@ def worse_text(df: pd.DataFrame, task: str, objective: str = "oracle") -> str:
     """Which methods' tuned setting has a higher mean test Avg. Gap than their default (chosen on one seed's
     validation split, a setting can transfer badly to other seeds and to the test set)."""
     rows = df[(df.task == task) & (df.objective == objective) & df.tuned_gaps.map(bool)]  # evaluated studies
-    worse = [display(r.method) for r in rows.itertuples() if r.tuned_gaps and r.default_gaps
+    worse = [display(r.method) for r in rows.itertuples() if r.default_gaps
              and np.mean(list(r.tuned_gaps.values())) > np.mean(list(r.default_gaps.values()))]
     return (f"{len(worse)} of {len(rows)} methods do worse on test tuned than at their default"
             + (f" ({', '.join(worse)})" if worse else ""))
